@@ -1,0 +1,5 @@
+namespace Kaze.Core;
+
+internal static class AssemblyMarker
+{
+}

@@ -1,0 +1,5 @@
+namespace Kaze.Edge;
+
+internal static class AssemblyMarker
+{
+}

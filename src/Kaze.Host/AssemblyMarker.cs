@@ -1,0 +1,5 @@
+namespace Kaze.Host;
+
+internal static class AssemblyMarker
+{
+}

@@ -1,0 +1,5 @@
+namespace Kaze.Plugin;
+
+internal static class AssemblyMarker
+{
+}

@@ -1,0 +1,5 @@
+namespace Kaze.Protocol;
+
+internal static class AssemblyMarker
+{
+}

@@ -1,0 +1,5 @@
+namespace Kaze.Resolver;
+
+internal static class AssemblyMarker
+{
+}

@@ -1,0 +1,5 @@
+namespace Kaze.Service;
+
+internal static class AssemblyMarker
+{
+}

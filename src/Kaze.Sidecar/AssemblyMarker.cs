@@ -1,0 +1,5 @@
+namespace Kaze.Sidecar;
+
+internal static class AssemblyMarker
+{
+}

@@ -1,5 +1,0 @@
-namespace Kaze.Core;
-
-internal static class AssemblyMarker
-{
-}

@@ -1,0 +1,250 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using Kaze.Core.Waiting;
+using static Kaze.Core.ChannelLayout;
+
+namespace Kaze.Core;
+
+/// <summary>
+/// The consuming end of one ring: get a span over the next record, then release. Single
+/// consumer: use it from one thread (or one async flow) at a time.
+/// </summary>
+/// <remarks>
+/// Spans returned by <see cref="TryRead(out ReadOnlySpan{byte})"/> point into the shared memory and stay valid until
+/// <see cref="Release"/>. Several records may be read before one release, which frees all of them
+/// with one fence and at most one wake of the writer.
+/// </remarks>
+public sealed unsafe class RingReader
+{
+    private readonly ShmChannel _channel;
+    private readonly byte* _data;
+    private readonly long _mask;
+    private readonly int _capacity;
+    // Shared words: head is ours (release-published); tail is the producer's (acquire-read).
+    private readonly long* _tail;
+    private readonly long* _head;
+    // The producer's space futex, woken after releasing when it says it sleeps.
+    private readonly int* _spaceFutex;
+    private readonly RingWaiter _waiter;
+
+    // Private to this process: the next record to read.
+    private long _readPos;
+    // The head last published to the file; records between it and _readPos are read but not released.
+    private long _releasedPos;
+    // The producer's tail as last read; refreshed only when we catch up with it.
+    private long _tailCache;
+
+    internal RingReader(ShmChannel channel, byte* ring, int capacity)
+    {
+        _channel = channel;
+        _capacity = capacity;
+        _mask = capacity - 1;
+        _data = ring + RingControlSize;
+        _tail = (long*)(ring + TailOffset);
+        _head = (long*)(ring + HeadOffset);
+        _spaceFutex = (int*)(ring + SpaceFutexOffset);
+        _waiter = new RingWaiter(channel, (int*)(ring + DataFutexOffset));
+        _readPos = Volatile.Read(ref *_head);
+        _releasedPos = _readPos;
+        _tailCache = _readPos;
+    }
+
+    /// <summary>Bytes in the ring's data area.</summary>
+    public int Capacity => _capacity;
+
+    /// <summary>The largest payload a single record may have.</summary>
+    public int MaxRecordLength => ChannelLayout.MaxRecordLength(_capacity);
+
+    /// <summary>Bytes written but not yet consumed, as the file says now.</summary>
+    public long UsedBytes => Volatile.Read(ref *_tail) - Volatile.Read(ref *_head);
+
+    /// <summary>Waits that had to sleep in the kernel because the ring was empty.</summary>
+    public long BlockedWaits => _waiter.BlockedWaits;
+
+    /// <summary>
+    /// Gets the next unread record without copying. <see cref="ChannelStatus.Empty"/> when there is
+    /// none yet, <see cref="ChannelStatus.Closed"/> when there is none and the writer has closed,
+    /// <see cref="ChannelStatus.Corrupt"/> when the ring holds garbage.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ChannelStatus TryRead(out ReadOnlySpan<byte> record)
+    {
+        while (true)
+        {
+            long pos = _readPos;
+            if (pos == _tailCache)
+            {
+                if (!RefreshTail(pos))
+                {
+                    ChannelStatus state = EmptyOrClosed();
+                    if (state != ChannelStatus.Ok)
+                    {
+                        record = default;
+                        return state;
+                    }
+                }
+
+                if ((ulong)(_tailCache - pos) > (ulong)_capacity)
+                {
+                    record = default;
+                    return ChannelStatus.Corrupt;
+                }
+            }
+
+            long offset = pos & _mask;
+            // Plain load: the acquire read of the tail ordered it after the producer's writes.
+            uint length = *(uint*)(_data + offset);
+            if (length == PaddingLength)
+            {
+                _readPos = pos + (_capacity - offset);
+                continue;
+            }
+
+            long next = pos + RecordSize((int)Math.Min(length, int.MaxValue));
+            if (length > (uint)MaxRecordLength || next > _tailCache)
+            {
+                record = default;
+                return ChannelStatus.Corrupt;
+            }
+
+            record = new ReadOnlySpan<byte>(_data + offset + RecordHeaderSize, (int)length);
+            _readPos = next;
+            return ChannelStatus.Ok;
+        }
+    }
+
+    /// <summary>Frees every record read so far for the writer, and wakes it if it waits for space.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Release()
+    {
+        long pos = _readPos;
+        if (pos == _releasedPos)
+        {
+            return;
+        }
+
+        _releasedPos = pos;
+        // Release of our reads plus a full fence before loading the producer's futex word (StoreLoad).
+        Interlocked.Exchange(ref *_head, pos);
+        RingWaiter.WakeIfSleeping(_spaceFutex);
+    }
+
+    /// <summary>Copies the next record into <paramref name="destination"/> and releases it.</summary>
+    /// <returns>Ok with the length; TooLarge (nothing consumed) if the destination is too small; else as <see cref="TryRead(out ReadOnlySpan{byte})"/>.</returns>
+    public ChannelStatus TryRead(Span<byte> destination, out int length)
+    {
+        long before = _readPos;
+        ChannelStatus status = TryRead(out ReadOnlySpan<byte> record);
+        if (status != ChannelStatus.Ok)
+        {
+            length = 0;
+            return status;
+        }
+
+        if (record.Length > destination.Length)
+        {
+            _readPos = before;
+            length = record.Length;
+            return ChannelStatus.TooLarge;
+        }
+
+        record.CopyTo(destination);
+        length = record.Length;
+        Release();
+        return ChannelStatus.Ok;
+    }
+
+    /// <summary>Waits up to <paramref name="timeout"/> for a record (<see cref="Timeout.InfiniteTimeSpan"/> for no limit).</summary>
+    /// <returns>Ok when a record is there to read; else Closed, PeerGone, TimedOut, Cancelled.</returns>
+    public ChannelStatus WaitToRead(TimeSpan timeout, CancellationToken ct = default)
+    {
+        if (HasRecord())
+        {
+            return ChannelStatus.Ok;
+        }
+
+        long ticks = timeout == Timeout.InfiniteTimeSpan ? -1 : (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        // Free what we hold before sleeping: the writer may be waiting for exactly that space.
+        Release();
+        ChannelStatus status = _waiter.Wait(new RecordAvailable(this), ticks, ct);
+        return status == ChannelStatus.Ok || !HasRecord() ? status : ChannelStatus.Ok;
+    }
+
+    /// <summary>Reads the next record, waiting up to <paramref name="timeout"/> for one.</summary>
+    public ChannelStatus Read(out ReadOnlySpan<byte> record, TimeSpan timeout, CancellationToken ct = default)
+    {
+        while (true)
+        {
+            ChannelStatus status = TryRead(out record);
+            if (status != ChannelStatus.Empty)
+            {
+                return status;
+            }
+
+            status = WaitToRead(timeout, ct);
+            if (status != ChannelStatus.Ok)
+            {
+                return status;
+            }
+        }
+    }
+
+    /// <summary>Waits without blocking a thread until a record is there to read.</summary>
+    /// <returns>Ok when a record is there; else Closed, PeerGone, Cancelled.</returns>
+    public ValueTask<ChannelStatus> WaitToReadAsync(CancellationToken ct = default)
+    {
+        if (HasRecord())
+        {
+            return new ValueTask<ChannelStatus>(ChannelStatus.Ok);
+        }
+
+        Release();
+        return _waiter.WaitAsync(new RecordAvailable(this), ct);
+    }
+
+    internal (ChannelStatus, byte[]?) TryReadCopy()
+    {
+        ChannelStatus status = TryRead(out ReadOnlySpan<byte> record);
+        if (status != ChannelStatus.Ok)
+        {
+            return (status, null);
+        }
+
+        byte[] copy = record.ToArray();
+        Release();
+        return (ChannelStatus.Ok, copy);
+    }
+
+    /// <summary>Acquire-reads the tail; false if nothing new was written since <paramref name="pos"/>.</summary>
+    private bool RefreshTail(long pos)
+    {
+        long tail = Volatile.Read(ref *_tail);
+        _tailCache = tail;
+        return tail != pos;
+    }
+
+    private bool HasRecord() => _readPos != _tailCache || RefreshTail(_readPos);
+
+    /// <summary>Called when the ring looks empty: Empty, Closed, or Ok if a record appeared meanwhile.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ChannelStatus EmptyOrClosed()
+    {
+        if (_channel.CheckOpen() == ChannelStatus.Ok)
+        {
+            return ChannelStatus.Empty;
+        }
+
+        // The writer may have published and then closed between our two loads: look once more,
+        // so everything written before the close is read before Closed is reported.
+        return RefreshTail(_readPos) ? ChannelStatus.Ok : ChannelStatus.Closed;
+    }
+
+    internal void Wake() => _waiter.Wake();
+
+    internal void StopWorker() => _waiter.StopWorker();
+
+    private readonly struct RecordAvailable(RingReader reader) : IWaitCondition
+    {
+        public bool IsSatisfied() => reader.HasRecord();
+    }
+}

@@ -1,0 +1,223 @@
+using System.Diagnostics;
+using Kaze.Core.Native;
+
+namespace Kaze.Core.Waiting;
+
+/// <summary>
+/// Blocks one ring end until its condition holds: adaptive spin, then sleep on a futex word in
+/// the file. The other side wakes the futex only when the word says someone sleeps, so the fast
+/// path of both sides makes no system call.
+/// </summary>
+/// <remarks>
+/// The sleep protocol (Dekker-style; both halves need a full fence between their store and load):
+/// <code>
+/// waiter:  futex = 1 (Interlocked, full fence); if condition holds: futex = 0, done; else FUTEX_WAIT(futex, 1)
+/// waker:   publish position (Interlocked, full fence); if futex != 0: futex = 0, FUTEX_WAKE(futex)
+/// </code>
+/// Either the waiter sees the new position, or the waker sees futex == 1; a wake that lands
+/// between the waiter's check and its FUTEX_WAIT finds the word changed and the wait returns at once.
+/// Sleeps are sliced to <see cref="LivenessInterval"/> so the peer's pid is checked while waiting.
+/// </remarks>
+internal sealed unsafe class RingWaiter
+{
+    /// <summary>How often a sleeping waiter checks that the peer process still exists.</summary>
+    public static readonly TimeSpan LivenessInterval = TimeSpan.FromMilliseconds(100);
+
+    private static readonly long LivenessTicks = (long)(LivenessInterval.TotalSeconds * Stopwatch.Frequency);
+    private static readonly long MinSpinTicks = Stopwatch.Frequency / 1_000_000;        // 1 µs
+    private static readonly long MaxSpinTicks = Stopwatch.Frequency / 1_000_000 * 50;   // 50 µs
+    private const int SpinsBetweenClockReads = 16;
+
+    private readonly ShmChannel _channel;
+    // The futex word this end sleeps on: the data word for a reader, the space word for a writer.
+    private readonly int* _futex;
+    // Current spin budget: grows when spinning pays off, shrinks when the wait ends in a sleep anyway.
+    private long _spinTicks = MaxSpinTicks / 2;
+    private AsyncWaitWorker? _asyncWorker;
+
+    public RingWaiter(ShmChannel channel, int* futex)
+    {
+        _channel = channel;
+        _futex = futex;
+    }
+
+    /// <summary>Number of waits that went to sleep in the kernel (for metrics).</summary>
+    public long BlockedWaits { get; private set; }
+
+    /// <summary>Waits until <paramref name="condition"/> holds, the channel closes, the peer dies, time runs out or <paramref name="ct"/> fires.</summary>
+    /// <param name="condition">What ends the wait.</param>
+    /// <param name="timeoutTicks">Stopwatch ticks; negative means no timeout.</param>
+    /// <param name="ct">Ends the wait with Cancelled.</param>
+    public ChannelStatus Wait<TCondition>(TCondition condition, long timeoutTicks, CancellationToken ct)
+        where TCondition : struct, IWaitCondition
+    {
+        if (condition.IsSatisfied())
+        {
+            return ChannelStatus.Ok;
+        }
+
+        long start = Stopwatch.GetTimestamp();
+        long deadline = timeoutTicks < 0 ? long.MaxValue : start + timeoutTicks;
+        if (Spin(condition, start, deadline))
+        {
+            return ChannelStatus.Ok;
+        }
+
+        return Sleep(condition, deadline, ct);
+    }
+
+    private bool Spin<TCondition>(TCondition condition, long start, long deadline)
+        where TCondition : struct, IWaitCondition
+    {
+        long budget = _spinTicks;
+        long end = Math.Min(deadline, start + budget);
+        int i = 0;
+        while (true)
+        {
+            if (condition.IsSatisfied())
+            {
+                // Spinning paid off: allow a little more next time.
+                _spinTicks = Math.Min(MaxSpinTicks, budget + (budget >> 1) + MinSpinTicks);
+                return true;
+            }
+
+            Thread.SpinWait(4);
+            if (++i % SpinsBetweenClockReads == 0 && Stopwatch.GetTimestamp() >= end)
+            {
+                _spinTicks = Math.Max(MinSpinTicks, budget >> 1);
+                return false;
+            }
+        }
+    }
+
+    private ChannelStatus Sleep<TCondition>(TCondition condition, long deadline, CancellationToken ct)
+        where TCondition : struct, IWaitCondition
+    {
+        if (!_channel.EnterWait())
+        {
+            return ChannelStatus.Closed;
+        }
+
+        try
+        {
+            long lastLiveness = Stopwatch.GetTimestamp();
+            bool slept = false;
+            while (true)
+            {
+                // Announce the sleep; the Interlocked store is the full fence the protocol needs
+                // between this store and the loads of the condition below.
+                Interlocked.Exchange(ref *_futex, 1);
+                if (condition.IsSatisfied())
+                {
+                    return Done(ChannelStatus.Ok);
+                }
+
+                ChannelStatus state = _channel.CheckOpen();
+                if (state != ChannelStatus.Ok)
+                {
+                    return Done(state);
+                }
+
+                if (ct.IsCancellationRequested)
+                {
+                    return Done(ChannelStatus.Cancelled);
+                }
+
+                long now = Stopwatch.GetTimestamp();
+                if (now >= deadline)
+                {
+                    return Done(ChannelStatus.TimedOut);
+                }
+
+                if (now - lastLiveness >= LivenessTicks)
+                {
+                    lastLiveness = now;
+                    if (!_channel.IsPeerAlive())
+                    {
+                        // One last look: the peer may have written just before it died.
+                        return Done(condition.IsSatisfied() ? ChannelStatus.Ok : ChannelStatus.PeerGone);
+                    }
+                }
+
+                long slice = Math.Min(deadline - now, LivenessTicks - (now - lastLiveness));
+                int sliceMs = (int)Math.Clamp(slice * 1000 / Stopwatch.Frequency, 1, 100);
+                if (!slept)
+                {
+                    slept = true;
+                    BlockedWaits++;
+                }
+
+                Futex.Wait(_futex, 1, sliceMs);
+            }
+        }
+        finally
+        {
+            _channel.ExitWait();
+        }
+    }
+
+    private ChannelStatus Done(ChannelStatus status)
+    {
+        // Not sleeping any more: spare the other side a useless wake system call.
+        Volatile.Write(ref *_futex, 0);
+        return status;
+    }
+
+    /// <summary>Wakes this end if it sleeps (used by cancellation and close).</summary>
+    public void Wake()
+    {
+        Interlocked.Exchange(ref *_futex, 0);
+        Futex.WakeAll(_futex);
+    }
+
+    /// <summary>
+    /// Called by the other end after it published: the full fence came with its Interlocked
+    /// publish, so a plain load of the futex word suffices here.
+    /// </summary>
+    public static void WakeIfSleeping(int* futex)
+    {
+        if (Volatile.Read(ref *futex) != 0)
+        {
+            WakeSlow(futex);
+        }
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static void WakeSlow(int* futex)
+    {
+        if (Interlocked.Exchange(ref *futex, 0) != 0)
+        {
+            Futex.WakeAll(futex);
+        }
+    }
+
+    /// <summary>
+    /// Waits without blocking the caller: a short spin on the caller's thread, then the blocking
+    /// wait runs on this end's own worker thread (one per ring end, created on first use).
+    /// </summary>
+    public ValueTask<ChannelStatus> WaitAsync<TCondition>(TCondition condition, CancellationToken ct)
+        where TCondition : struct, IWaitCondition
+    {
+        if (condition.IsSatisfied())
+        {
+            return new ValueTask<ChannelStatus>(ChannelStatus.Ok);
+        }
+
+        if (ct.IsCancellationRequested)
+        {
+            return new ValueTask<ChannelStatus>(ChannelStatus.Cancelled);
+        }
+
+        long start = Stopwatch.GetTimestamp();
+        if (Spin(condition, start, long.MaxValue))
+        {
+            return new ValueTask<ChannelStatus>(ChannelStatus.Ok);
+        }
+
+        AsyncWaitWorker worker = _asyncWorker ??= new AsyncWaitWorker(_channel);
+        return new ValueTask<ChannelStatus>(worker.Run(() => Sleep(condition, long.MaxValue, ct), ct, this));
+    }
+
+    /// <summary>Stops the worker thread, if any, after the channel has been closed.</summary>
+    public void StopWorker() => _asyncWorker?.Stop();
+}

@@ -97,6 +97,43 @@ public sealed record ChannelInfo
         return result;
     }
 
+    /// <summary>
+    /// Deletes channel files whose sidecar is dead (left by a sidecar that was SIGKILLed), and
+    /// temporary files of creators that died mid-create. Files that are not channels are left alone.
+    /// </summary>
+    /// <returns>The paths deleted.</returns>
+    public static IReadOnlyList<string> RemoveStale()
+    {
+        var removed = new List<string>();
+        foreach (string path in System.IO.Directory.EnumerateFiles(ShmChannel.Directory, ShmChannel.FilePrefix + "*"))
+        {
+            try
+            {
+                ChannelInfo info = Read(path);
+                if (!info.SidecarAlive && Native.LibC.Unlink(path) == 0)
+                {
+                    removed.Add(path);
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ChannelFormatException)
+            {
+                // Not a channel this version understands, or gone meanwhile: not ours to delete.
+            }
+        }
+
+        // ".kaze-NAME.PID.tmp": a creator that died between creating and publishing its file.
+        foreach (string path in System.IO.Directory.EnumerateFiles(ShmChannel.Directory, "." + ShmChannel.FilePrefix + "*.tmp"))
+        {
+            string[] parts = System.IO.Path.GetFileName(path).Split('.');
+            if (parts.Length >= 3 && int.TryParse(parts[^2], out int pid) && !ProcessIdentity.IsAlive(pid, 0) && Native.LibC.Unlink(path) == 0)
+            {
+                removed.Add(path);
+            }
+        }
+
+        return removed;
+    }
+
     private static long ReadUsed(FileStream stream, long ring)
     {
         Span<byte> word = stackalloc byte[8];

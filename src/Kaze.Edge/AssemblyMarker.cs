@@ -1,5 +1,0 @@
-namespace Kaze.Edge;
-
-internal static class AssemblyMarker
-{
-}

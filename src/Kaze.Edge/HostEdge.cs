@@ -1,0 +1,314 @@
+using Kaze.Core;
+using Kaze.Protocol;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Kaze.Edge;
+
+/// <summary>
+/// The sidecar's end of the channel: creates it, reads the host's packets on its own thread and
+/// hands them on, and writes packets to the host — directly when the ring has room, through a
+/// bounded queue and a drainer thread when it does not, so nothing that sends to the host ever
+/// waits for the host to read.
+/// </summary>
+public sealed class HostEdge : IAsyncDisposable
+{
+    private readonly ShmChannel _channel;
+    private readonly EdgeOptions _options;
+    private readonly ILogger _logger;
+    private readonly EdgeCounters _counters = new();
+    private readonly TaskCompletionSource<ChannelStatus> _hostEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    // Guards the ring writer and _overflow: the ring has a single producer at a time. While the
+    // overflow queue is not empty only the drainer writes to the ring, which keeps packet order.
+    private readonly Lock _writeLock = new();
+    private readonly Queue<Packet> _overflow = new();
+    private readonly SemaphoreSlim _drainSignal = new(0, int.MaxValue);
+    private Thread? _reader;
+    private Thread? _drainer;
+    private volatile bool _stopping;
+    private Action<Packet>? _onPacket;
+
+    private HostEdge(ShmChannel channel, EdgeOptions options, ILogger logger)
+    {
+        _channel = channel;
+        _options = options;
+        _logger = logger;
+    }
+
+    /// <summary>The channel's name, for KAZE_CHANNEL.</summary>
+    public string ChannelName => _channel.Name;
+
+    /// <summary>The channel's file.</summary>
+    public string FilePath => _channel.FilePath;
+
+    /// <summary>Counters for metrics.</summary>
+    public EdgeCounters Counters => _counters;
+
+    /// <summary>Bytes waiting in the ring to the host, and in the ring from it.</summary>
+    public (long ToHost, long FromHost) RingFill => (_channel.Writer.UsedBytes, _channel.Reader.UsedBytes);
+
+    /// <summary>Capacities of the ring to the host and of the ring from it.</summary>
+    public (int ToHost, int FromHost) RingCapacity => (_channel.Writer.Capacity, _channel.Reader.Capacity);
+
+    /// <summary>Waits that had to sleep in the kernel: reading from the host, writing to it.</summary>
+    public (long Read, long Write) BlockedWaits => (_channel.Reader.BlockedWaits, _channel.Writer.BlockedWaits);
+
+    /// <summary>Completes when the host's end is gone: Closed (it closed), PeerGone (it died), Corrupt, or Closed on shutdown.</summary>
+    public Task<ChannelStatus> HostEnded => _hostEnded.Task;
+
+    /// <summary>Creates the channel file (see <see cref="ShmChannel.Create"/> for the rules).</summary>
+    public static HostEdge Create(string channelName, EdgeOptions? options = null, ILogger? logger = null)
+    {
+        options ??= new EdgeOptions();
+        logger ??= NullLogger.Instance;
+        ShmChannel channel = ShmChannel.Create(channelName, options.Channel);
+        EdgeLog.ChannelCreated(logger, channel.Name, channel.FilePath);
+        return new HostEdge(channel, options, logger);
+    }
+
+    /// <summary>
+    /// Starts reading the host's packets. <paramref name="onPacket"/> runs on the edge's reader
+    /// thread, owns the packet it gets, and must not block.
+    /// </summary>
+    public void Start(Action<Packet> onPacket)
+    {
+        ArgumentNullException.ThrowIfNull(onPacket);
+        if (_reader is not null)
+        {
+            throw new InvalidOperationException("The edge is already started.");
+        }
+
+        _onPacket = onPacket;
+        _reader = new Thread(ReadLoop) { IsBackground = true, Name = "kaze-edge-read" };
+        _drainer = new Thread(DrainLoop) { IsBackground = true, Name = "kaze-edge-drain" };
+        _reader.Start();
+        _drainer.Start();
+    }
+
+    /// <summary>
+    /// Sends <paramref name="packet"/> to the host, taking ownership of it. Never waits: if the
+    /// ring is full the packet is queued; false if it had to be dropped (too large, queue full,
+    /// host gone), which is counted and logged.
+    /// </summary>
+    public bool TrySend(Packet packet)
+    {
+        ArgumentNullException.ThrowIfNull(packet);
+        int size = RingFraming.GetPayloadSize(packet.Header, packet.BodyLength);
+        lock (_writeLock)
+        {
+            if (_overflow.Count == 0)
+            {
+                ChannelStatus status = TryWrite(packet, size);
+                if (status != ChannelStatus.Full)
+                {
+                    return status == ChannelStatus.Ok;
+                }
+            }
+
+            if (_overflow.Count >= _options.MaxQueuedPackets)
+            {
+                Interlocked.Increment(ref _counters.DroppedQueueFull);
+                EdgeLog.HostQueueFull(_logger, _overflow.Count);
+                packet.Dispose();
+                return false;
+            }
+
+            _overflow.Enqueue(packet);
+            Interlocked.Increment(ref _counters.QueuedForHost);
+            if (_overflow.Count == 1)
+            {
+                _drainSignal.Release();
+            }
+
+            return true;
+        }
+    }
+
+    /// <summary>Closes the channel (the host reads what was sent, then sees it closed), stops the threads and deletes the file.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (_stopping)
+        {
+            return;
+        }
+
+        _stopping = true;
+        _channel.Close();
+        _drainSignal.Release();
+        await Task.Run(() =>
+        {
+            _reader?.Join(TimeSpan.FromSeconds(5));
+            _drainer?.Join(TimeSpan.FromSeconds(5));
+        }).ConfigureAwait(false);
+        lock (_writeLock)
+        {
+            while (_overflow.TryDequeue(out Packet? packet))
+            {
+                packet.Dispose();
+                Interlocked.Increment(ref _counters.DroppedHostGone);
+            }
+        }
+
+        _channel.Dispose();
+        _drainSignal.Dispose();
+        _hostEnded.TrySetResult(ChannelStatus.Closed);
+    }
+
+    // Caller holds _writeLock. Ok, Full (nothing done), or a drop (packet disposed).
+    private ChannelStatus TryWrite(Packet packet, int size)
+    {
+        RingWriter writer = _channel.Writer;
+        ChannelStatus status = writer.TryClaim(size, out Span<byte> span);
+        switch (status)
+        {
+            case ChannelStatus.Ok:
+                RingFraming.Write(span, packet.Header, packet.BodySpan);
+                writer.Commit(size);
+                _counters.PacketsToHost++;
+                _counters.BytesToHost += size;
+                packet.Dispose();
+                return status;
+            case ChannelStatus.Full:
+                return status;
+            case ChannelStatus.TooLarge:
+                Interlocked.Increment(ref _counters.DroppedTooLarge);
+                EdgeLog.TooLargeForHost(_logger, size, writer.MaxRecordLength);
+                packet.Dispose();
+                return status;
+            default:
+                Interlocked.Increment(ref _counters.DroppedHostGone);
+                packet.Dispose();
+                return status;
+        }
+    }
+
+    private void ReadLoop()
+    {
+        RingReader reader = _channel.Reader;
+        Action<Packet> onPacket = _onPacket!;
+        int batch = Math.Max(1, _options.ReleaseBatch);
+        int unreleased = 0;
+        ChannelStatus status;
+        while (true)
+        {
+            status = reader.TryRead(out ReadOnlySpan<byte> record);
+            if (status == ChannelStatus.Ok)
+            {
+                _counters.PacketsFromHost++;
+                _counters.BytesFromHost += record.Length;
+                if (RingFraming.TryDecodePacket(record, out Packet? packet, out DecodeError error))
+                {
+                    Dispatch(onPacket, packet);
+                }
+                else
+                {
+                    _counters.DecodeErrors++;
+                    EdgeLog.MalformedFromHost(_logger, record.Length, EdgeLog.Describe(error));
+                }
+
+                // The packet holds a copy of the body, so the record can go back to the host.
+                if (++unreleased >= batch)
+                {
+                    reader.Release();
+                    unreleased = 0;
+                }
+
+                continue;
+            }
+
+            reader.Release();
+            unreleased = 0;
+            if (status == ChannelStatus.Empty)
+            {
+                status = reader.WaitToRead(Timeout.InfiniteTimeSpan);
+                if (status == ChannelStatus.Ok)
+                {
+                    continue;
+                }
+            }
+
+            break;
+        }
+
+        if (status == ChannelStatus.Corrupt)
+        {
+            EdgeLog.Corrupt(_logger, _channel.Name);
+            _channel.Close();
+        }
+
+        if (!_stopping)
+        {
+            EdgeLog.HostEnded(_logger, _channel.Name, status);
+        }
+
+        _hostEnded.TrySetResult(status);
+    }
+
+    private void Dispatch(Action<Packet> onPacket, Packet packet)
+    {
+        try
+        {
+            onPacket(packet);
+        }
+        catch (Exception e)
+        {
+            EdgeLog.HandlerFailed(_logger, e, packet.Header.BodyType);
+            packet.Dispose();
+        }
+    }
+
+    private void DrainLoop()
+    {
+        RingWriter writer = _channel.Writer;
+        while (!_stopping)
+        {
+            _drainSignal.Wait();
+            while (!_stopping)
+            {
+                Packet? packet;
+                int size;
+                lock (_writeLock)
+                {
+                    if (!_overflow.TryPeek(out packet))
+                    {
+                        break;
+                    }
+
+                    size = RingFraming.GetPayloadSize(packet.Header, packet.BodyLength);
+                    if (TryWrite(packet, size) != ChannelStatus.Full)
+                    {
+                        _overflow.Dequeue();
+                        Interlocked.Decrement(ref _counters.QueuedForHost);
+                        continue;
+                    }
+
+                    writer.Publish();
+                }
+
+                // Outside the lock: senders queue behind us while the overflow is not empty, so
+                // this thread is the ring's only producer for the duration of the wait.
+                ChannelStatus status = writer.Claim(size, out _, TimeSpan.FromMilliseconds(200));
+                if (status == ChannelStatus.Ok)
+                {
+                    writer.Abandon();
+                }
+                else if (status is not (ChannelStatus.TimedOut or ChannelStatus.Full))
+                {
+                    // Closed or the host is gone: drop what waits.
+                    lock (_writeLock)
+                    {
+                        while (_overflow.TryDequeue(out Packet? dropped))
+                        {
+                            dropped.Dispose();
+                            Interlocked.Increment(ref _counters.DroppedHostGone);
+                            Interlocked.Decrement(ref _counters.QueuedForHost);
+                        }
+                    }
+
+                    break;
+                }
+            }
+        }
+    }
+}

@@ -1,5 +1,0 @@
-namespace Kaze.Service;
-
-internal static class AssemblyMarker
-{
-}

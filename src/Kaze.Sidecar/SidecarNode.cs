@@ -1,0 +1,148 @@
+using Kaze.Core;
+using Kaze.Edge;
+using Kaze.Protocol;
+using Kaze.Service;
+using Kaze.Sidecar.Routing;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Kaze.Sidecar;
+
+/// <summary>
+/// One sidecar: the channel to its host (edge), the packet pipeline, and the router at its end.
+/// Packets from the host enter the pipeline on the edge's reader thread; a middleware that
+/// awaits holds up only its own packet.
+/// </summary>
+public sealed class SidecarNode : IAsyncDisposable
+{
+    private readonly SidecarOptions _options;
+    private readonly ILogger _logger;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly PipelineBuilder _pipelineBuilder;
+    private HostEdge? _edge;
+    private Router? _router;
+    private PacketDelegate? _pipeline;
+    private HostReplier? _hostReplier;
+
+    /// <summary>Creates the sidecar; nothing happens until <see cref="Start"/>.</summary>
+    public SidecarNode(SidecarOptions options, ILoggerFactory? loggerFactory = null, IServiceProvider? services = null)
+    {
+        _options = options;
+        _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
+        _logger = _loggerFactory.CreateLogger("Kaze.Sidecar");
+        _pipelineBuilder = new PipelineBuilder(services);
+    }
+
+    /// <summary>This node's ident.</summary>
+    public Ident Ident => _options.Ident;
+
+    /// <summary>The pipeline, for adding middleware before <see cref="Start"/>.</summary>
+    public PipelineBuilder Pipeline => _pipelineBuilder;
+
+    /// <summary>The edge; available after <see cref="Start"/>.</summary>
+    public HostEdge Edge => _edge ?? throw new InvalidOperationException("The sidecar is not started.");
+
+    /// <summary>Routing counters; available after <see cref="Start"/>.</summary>
+    public RouterCounters RouterCounters => _router?.Counters ?? throw new InvalidOperationException("The sidecar is not started.");
+
+    /// <summary>Completes when the host's end of the channel is gone (closed or dead).</summary>
+    public Task<ChannelStatus> HostEnded => Edge.HostEnded;
+
+    /// <summary>Creates the channel and starts serving it. Throws <see cref="ChannelException"/> if the channel cannot be created.</summary>
+    public void Start()
+    {
+        _edge = HostEdge.Create(_options.EffectiveChannelName, new EdgeOptions { Channel = _options.Channel }, _loggerFactory.CreateLogger("Kaze.Edge"));
+        _hostReplier = new HostReplier(_edge);
+        _router = new Router(_options.Ident, _hostReplier, _logger);
+        _pipeline = _pipelineBuilder.Build(_router.RouteAsync);
+        _edge.Start(OnHostPacket);
+        SidecarLog.Started(_logger, _options.Ident, _edge.ChannelName);
+    }
+
+    /// <summary>Sends the host the exit request (a <see cref="ControlBodyTypes.Exit"/> notify).</summary>
+    public bool RequestHostExit()
+    {
+        if (_edge is null)
+        {
+            return false;
+        }
+
+        Hdr header = Hdr.CreateNotify(_options.Ident, ControlBodyTypes.Exit);
+        header.SrcIdent = _options.Ident.Value;
+        SidecarLog.ExitRequested(_logger);
+        return _edge.TrySend(Packet.Create(header, ReadOnlySpan<byte>.Empty));
+    }
+
+    /// <summary>Stops serving, closes the channel and deletes its file.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (_edge is not null)
+        {
+            await _edge.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private void OnHostPacket(Packet packet)
+    {
+        // The host speaks for this node: whatever it put in srcIdent, the packet is from us.
+        packet.Header.SrcIdent = _options.Ident.Value;
+        var context = new PacketContext(packet, PacketOrigin.Host, _options.Ident, _hostReplier!);
+        Run(context);
+    }
+
+    private void Run(PacketContext context)
+    {
+        ValueTask pending;
+        try
+        {
+            pending = _pipeline!(context);
+        }
+        catch (Exception e)
+        {
+            Failed(context, e);
+            return;
+        }
+
+        if (pending.IsCompletedSuccessfully)
+        {
+            context.Dispose();
+            return;
+        }
+
+        _ = CompleteAsync(pending, context);
+    }
+
+    private async Task CompleteAsync(ValueTask pending, PacketContext context)
+    {
+        try
+        {
+            await pending.ConfigureAwait(false);
+            context.Dispose();
+        }
+        catch (Exception e)
+        {
+            Failed(context, e);
+        }
+    }
+
+    private void Failed(PacketContext context, Exception e)
+    {
+        Interlocked.Increment(ref _router!.Counters.PipelineErrors);
+        SidecarLog.PipelineFailed(_logger, e, context.Header.BodyType, context.Origin.ToString());
+        // Never silence for a request: answer it if the packet is still ours to answer.
+        try
+        {
+            context.TryRespond(RetCode.Unreachable, _options.Ident);
+        }
+        catch (InvalidOperationException)
+        {
+        }
+
+        context.Dispose();
+    }
+
+    private sealed class HostReplier(HostEdge edge) : IPacketReplier
+    {
+        public bool TrySend(Packet packet) => edge.TrySend(packet);
+    }
+}

@@ -1,0 +1,24 @@
+using Kaze.Core;
+using Kaze.Protocol;
+
+namespace Kaze.Sidecar;
+
+/// <summary>Settings of one sidecar.</summary>
+/// <remarks>Defaults: ident 0.0.0.1, a channel named after the ident and the pid, 1 MiB rings, 5 s grace.</remarks>
+public sealed class SidecarOptions
+{
+    /// <summary>This node's ident. Default 0.0.0.1.</summary>
+    public Ident Ident { get; set; } = new(1);
+
+    /// <summary>The channel's name; null for "&lt;ident&gt;-&lt;pid&gt;", unique per sidecar.</summary>
+    public string? ChannelName { get; set; }
+
+    /// <summary>Ring sizes. Default 1 MiB each way.</summary>
+    public ChannelOptions Channel { get; set; } = new();
+
+    /// <summary>How long the host gets to exit after the exit request before it is SIGKILLed. Default 5 s.</summary>
+    public TimeSpan Grace { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The channel name to use: <see cref="ChannelName"/>, or one derived from the ident and pid.</summary>
+    public string EffectiveChannelName => ChannelName ?? $"{Ident}-{Environment.ProcessId}";
+}

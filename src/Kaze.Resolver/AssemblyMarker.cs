@@ -1,5 +1,0 @@
-namespace Kaze.Resolver;
-
-internal static class AssemblyMarker
-{
-}

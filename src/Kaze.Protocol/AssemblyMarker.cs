@@ -1,5 +1,0 @@
-namespace Kaze.Protocol;
-
-internal static class AssemblyMarker
-{
-}

@@ -1,0 +1,49 @@
+using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
+using Google.Protobuf;
+
+namespace Kaze.Protocol;
+
+/// <summary>
+/// Parses <see cref="Hdr"/> from untrusted bytes without letting an exception escape.
+/// </summary>
+internal static class HdrCodec
+{
+    // Google.Protobuf reports every malformed input with InvalidProtocolBufferException; invalid UTF-8
+    // in a string field is not an error to it (it decodes to U+FFFD). The fuzz tests feed both
+    // decoders mutated frames to keep this true.
+    public static bool TryParse(ReadOnlySpan<byte> bytes, [NotNullWhen(true)] out Hdr? header)
+    {
+        try
+        {
+            header = Hdr.Parser.ParseFrom(bytes);
+            return true;
+        }
+        catch (InvalidProtocolBufferException)
+        {
+        }
+
+        header = null;
+        return false;
+    }
+
+    public static bool TryParse(in ReadOnlySequence<byte> bytes, [NotNullWhen(true)] out Hdr? header)
+    {
+        if (bytes.IsSingleSegment)
+        {
+            return TryParse(bytes.FirstSpan, out header);
+        }
+
+        try
+        {
+            header = Hdr.Parser.ParseFrom(bytes);
+            return true;
+        }
+        catch (InvalidProtocolBufferException)
+        {
+        }
+
+        header = null;
+        return false;
+    }
+}

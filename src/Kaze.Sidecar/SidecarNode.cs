@@ -1,6 +1,7 @@
 using Kaze.Core;
 using Kaze.Edge;
 using Kaze.Protocol;
+using Kaze.Resolver;
 using Kaze.Service;
 using Kaze.Sidecar.Routing;
 using Microsoft.Extensions.Logging;
@@ -19,15 +20,19 @@ public sealed class SidecarNode : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly ILoggerFactory _loggerFactory;
     private readonly PipelineBuilder _pipelineBuilder;
+    private readonly IResolver _resolver;
     private HostEdge? _edge;
     private Router? _router;
+    private RequestTracker? _tracker;
     private PacketDelegate? _pipeline;
-    private HostReplier? _hostReplier;
+    private HostGate? _hostGate;
+    private IMeshLink? _mesh;
 
     /// <summary>Creates the sidecar; nothing happens until <see cref="Start"/>.</summary>
-    public SidecarNode(SidecarOptions options, ILoggerFactory? loggerFactory = null, IServiceProvider? services = null)
+    public SidecarNode(SidecarOptions options, ILoggerFactory? loggerFactory = null, IServiceProvider? services = null, IResolver? resolver = null)
     {
         _options = options;
+        _resolver = resolver ?? EmptyResolver.Instance;
         _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         _logger = _loggerFactory.CreateLogger("Kaze.Sidecar");
         _pipelineBuilder = new PipelineBuilder(services);
@@ -48,16 +53,38 @@ public sealed class SidecarNode : IAsyncDisposable
     /// <summary>Completes when the host's end of the channel is gone (closed or dead).</summary>
     public Task<ChannelStatus> HostEnded => Edge.HostEnded;
 
-    /// <summary>Creates the channel and starts serving it. Throws <see cref="ChannelException"/> if the channel cannot be created.</summary>
+    /// <summary>Requests from the host waiting for their response.</summary>
+    public int PendingRequests => _tracker?.PendingCount ?? 0;
+
+    /// <summary>
+    /// Creates the channel (unless the node runs without a host) and starts serving it.
+    /// Throws <see cref="ChannelException"/> if the channel cannot be created.
+    /// </summary>
     public void Start()
     {
-        _edge = HostEdge.Create(_options.EffectiveChannelName, new EdgeOptions { Channel = _options.Channel }, _loggerFactory.CreateLogger("Kaze.Edge"));
-        _hostReplier = new HostReplier(_edge);
-        _router = new Router(_options.Ident, _hostReplier, _logger);
+        if (_options.WithHost)
+        {
+            _edge = HostEdge.Create(_options.EffectiveChannelName, new EdgeOptions { Channel = _options.Channel }, _loggerFactory.CreateLogger("Kaze.Edge"));
+            _hostGate = new HostGate(this);
+        }
+
+        _router = new Router(_options.Ident, _hostGate, _resolver, _mesh, _logger);
+        _tracker = new RequestTracker(_options.Ident, SendTrackerAnswer, _router.Counters, _loggerFactory.CreateLogger("Kaze.Tracker"));
+        _pipelineBuilder.Use(_tracker.InvokeAsync, "tracker");
         _pipeline = _pipelineBuilder.Build(_router.RouteAsync);
-        _edge.Start(OnHostPacket);
-        SidecarLog.Started(_logger, _options.Ident, _edge.ChannelName);
+        _edge?.Start(OnHostPacket);
+        SidecarLog.Started(_logger, _options.Ident, _edge?.ChannelName ?? "(none: no host)");
     }
+
+    /// <summary>Feeds a packet that arrived from peer sidecar <paramref name="from"/> into the pipeline; takes ownership.</summary>
+    internal void OnNetworkPacket(Packet packet, Ident from, IPacketReplier replier) =>
+        Run(new PacketContext(packet, PacketOrigin.Network, from, replier));
+
+    /// <summary>A packet the mesh could not deliver: requests get RET_UNREACHABLE.</summary>
+    internal void OnUndeliverable(Packet packet, string reason) => _router!.Undeliverable(packet, reason);
+
+    /// <summary>Connects the router to the other sidecars; before <see cref="Start"/>.</summary>
+    internal void UseMesh(IMeshLink mesh) => _mesh = mesh;
 
     /// <summary>Sends the host the exit request (a <see cref="ControlBodyTypes.Exit"/> notify).</summary>
     public bool RequestHostExit()
@@ -76,6 +103,11 @@ public sealed class SidecarNode : IAsyncDisposable
     /// <summary>Stops serving, closes the channel and deletes its file.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (_tracker is not null)
+        {
+            await _tracker.DisposeAsync().ConfigureAwait(false);
+        }
+
         if (_edge is not null)
         {
             await _edge.DisposeAsync().ConfigureAwait(false);
@@ -86,7 +118,7 @@ public sealed class SidecarNode : IAsyncDisposable
     {
         // The host speaks for this node: whatever it put in srcIdent, the packet is from us.
         packet.Header.SrcIdent = _options.Ident.Value;
-        var context = new PacketContext(packet, PacketOrigin.Host, _options.Ident, _hostReplier!);
+        var context = new PacketContext(packet, PacketOrigin.Host, _options.Ident, _hostGate!);
         Run(context);
     }
 
@@ -141,8 +173,26 @@ public sealed class SidecarNode : IAsyncDisposable
         context.Dispose();
     }
 
-    private sealed class HostReplier(HostEdge edge) : IPacketReplier
+    private void SendTrackerAnswer(Packet packet)
     {
-        public bool TrySend(Packet packet) => edge.TrySend(packet);
+        if (_edge is null || !_edge.TrySend(packet))
+        {
+            packet.Dispose();
+        }
+    }
+
+    /// <summary>The one way to the host: responses pass the tracker, so the host gets one answer per request.</summary>
+    private sealed class HostGate(SidecarNode node) : IPacketReplier
+    {
+        public bool TrySend(Packet packet)
+        {
+            if (packet.Header.RpcTypeCase == Hdr.RpcTypeOneofCase.Rsp && !node._tracker!.TryComplete(packet.Header))
+            {
+                packet.Dispose();
+                return false;
+            }
+
+            return node._edge!.TrySend(packet);
+        }
     }
 }

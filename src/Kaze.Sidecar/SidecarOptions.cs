@@ -19,6 +19,9 @@ public sealed class SidecarOptions
     /// <summary>How long the host gets to exit after the exit request before it is SIGKILLed. Default 5 s.</summary>
     public TimeSpan Grace { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>Whether the node serves a host through a channel (`kaze run`) or is a relay (`kaze sidecar`). Default true.</summary>
+    public bool WithHost { get; set; } = true;
+
     /// <summary>The channel name to use: <see cref="ChannelName"/>, or one derived from the ident and pid.</summary>
     public string EffectiveChannelName => ChannelName ?? $"{Ident}-{Environment.ProcessId}";
 }

@@ -1,0 +1,13 @@
+using Kaze.Protocol;
+
+namespace Kaze.Sidecar.Routing;
+
+/// <summary>What the router needs from the connections to other sidecars.</summary>
+internal interface IMeshLink
+{
+    /// <summary>
+    /// Queues <paramref name="packet"/> for <paramref name="peer"/>. True: the link owns the packet.
+    /// False: not sent (peer unreachable or its queue full); the caller keeps the packet.
+    /// </summary>
+    bool TrySend(Ident peer, Packet packet, out bool queueFull);
+}

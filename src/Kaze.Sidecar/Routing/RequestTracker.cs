@@ -1,0 +1,103 @@
+using System.Collections.Concurrent;
+using Kaze.Protocol;
+using Kaze.Service;
+using Microsoft.Extensions.Logging;
+
+namespace Kaze.Sidecar.Routing;
+
+/// <summary>
+/// Middleware: every request this sidecar's host sends with a timeout is tracked by
+/// (source ident, sequence); if no response reaches the host in time, the tracker answers it with
+/// RET_TIMEOUT. Every response on its way to the host passes <see cref="TryComplete"/>; one that
+/// arrives after the timeout is dropped and counted, so the host sees exactly one answer per request.
+/// </summary>
+/// <remarks>
+/// Keyed by source and sequence, not sequence alone (upstream's flaw): a relay or a host that
+/// restarted cannot make two requests collide. Expiry is checked by one timer every
+/// <see cref="ScanInterval"/>, so a timeout fires at most that much late.
+/// </remarks>
+internal sealed class RequestTracker : IAsyncDisposable
+{
+    public static readonly TimeSpan ScanInterval = TimeSpan.FromMilliseconds(5);
+
+    private readonly Ident _self;
+    private readonly Action<Packet> _sendToHost;
+    private readonly RouterCounters _counters;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    // Pending requests → the deadline (TimeProvider timestamp) and the request's header, for the answer.
+    private readonly ConcurrentDictionary<(uint Source, uint Sequence), Pending> _pending = new();
+    private readonly ITimer _timer;
+
+    public RequestTracker(Ident self, Action<Packet> sendToHost, RouterCounters counters, ILogger logger, TimeProvider? time = null)
+    {
+        _self = self;
+        _sendToHost = sendToHost;
+        _counters = counters;
+        _logger = logger;
+        _time = time ?? TimeProvider.System;
+        _timer = _time.CreateTimer(static s => ((RequestTracker)s!).Expire(), this, ScanInterval, ScanInterval);
+    }
+
+    /// <summary>Requests waiting for their response.</summary>
+    public int PendingCount => _pending.Count;
+
+    public ValueTask InvokeAsync(PacketContext context, PacketDelegate next)
+    {
+        Hdr header = context.Header;
+        if (context.Origin == PacketOrigin.Host && header.ExpectsResponse)
+        {
+            long deadline = _time.GetTimestamp() + (long)(header.Timeout / 1000.0 * _time.TimestampFrequency);
+            _pending[(_self.Value, header.Req)] = new Pending(deadline, header);
+        }
+
+        return next(context);
+    }
+
+    /// <summary>
+    /// Called for every response on its way to the host, whoever made it (a peer, the host itself,
+    /// the router's RET_UNREACHABLE): true if its request was pending, which ends the tracking;
+    /// false for a late response, which the caller drops (counted here).
+    /// </summary>
+    public bool TryComplete(Hdr response)
+    {
+        if (_pending.TryRemove((_self.Value, response.Rsp), out _))
+        {
+            return true;
+        }
+
+        Interlocked.Increment(ref _counters.LateResponses);
+        TrackerLog.LateResponse(_logger, response.Rsp, new Ident(response.SrcIdent));
+        return false;
+    }
+
+    public ValueTask DisposeAsync() => _timer.DisposeAsync();
+
+    private void Expire()
+    {
+        if (_pending.IsEmpty)
+        {
+            return;
+        }
+
+        long now = _time.GetTimestamp();
+        foreach (KeyValuePair<(uint Source, uint Sequence), Pending> entry in _pending)
+        {
+            if (entry.Value.Deadline <= now && _pending.TryRemove(entry))
+            {
+                Interlocked.Increment(ref _counters.TimeoutsAnswered);
+                Hdr response = Hdr.CreateResponse(entry.Value.Request, RetCode.Timeout);
+                response.SrcIdent = _self.Value;
+                _sendToHost(Packet.Create(response, ReadOnlySpan<byte>.Empty));
+            }
+        }
+    }
+
+    private readonly record struct Pending(long Deadline, Hdr Request);
+}
+
+internal static partial class TrackerLog
+{
+    [LoggerMessage(EventId = 210, Level = LogLevel.Debug, Message = "Dropped a late response to request {Sequence} from {Source}")]
+    public static partial void LateResponse(ILogger logger, uint sequence, Ident source);
+}

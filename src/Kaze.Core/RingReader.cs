@@ -56,7 +56,7 @@ public sealed unsafe class RingReader
     public int MaxRecordLength => ChannelLayout.MaxRecordLength(_capacity);
 
     /// <summary>Bytes written but not yet consumed, as the file says now.</summary>
-    public long UsedBytes => Volatile.Read(ref *_tail) - Volatile.Read(ref *_head);
+    public long UsedBytes => _channel.IsDisposed ? 0 : Volatile.Read(ref *_tail) - Volatile.Read(ref *_head);
 
     /// <summary>Waits that had to sleep in the kernel because the ring was empty.</summary>
     public long BlockedWaits => _waiter.BlockedWaits;
@@ -69,6 +69,13 @@ public sealed unsafe class RingReader
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ChannelStatus TryRead(out ReadOnlySpan<byte> record)
     {
+        if (_channel.IsDisposed)
+        {
+            // The file is unmapped: nothing below may touch it.
+            record = default;
+            return ChannelStatus.Closed;
+        }
+
         while (true)
         {
             long pos = _readPos;
@@ -118,7 +125,7 @@ public sealed unsafe class RingReader
     public void Release()
     {
         long pos = _readPos;
-        if (pos == _releasedPos)
+        if (pos == _releasedPos || _channel.IsDisposed)
         {
             return;
         }
@@ -158,16 +165,30 @@ public sealed unsafe class RingReader
     /// <returns>Ok when a record is there to read; else Closed, PeerGone, TimedOut, Cancelled.</returns>
     public ChannelStatus WaitToRead(TimeSpan timeout, CancellationToken ct = default)
     {
-        if (HasRecord())
+        // Counted as a wait from the first look at the file to the last, so Dispose on another
+        // thread waits for it to leave before unmapping.
+        if (!_channel.EnterWait())
         {
-            return ChannelStatus.Ok;
+            return ChannelStatus.Closed;
         }
 
-        long ticks = timeout == Timeout.InfiniteTimeSpan ? -1 : (long)(timeout.TotalSeconds * Stopwatch.Frequency);
-        // Free what we hold before sleeping: the writer may be waiting for exactly that space.
-        Release();
-        ChannelStatus status = _waiter.Wait(new RecordAvailable(this), ticks, ct);
-        return status == ChannelStatus.Ok || !HasRecord() ? status : ChannelStatus.Ok;
+        try
+        {
+            if (HasRecord())
+            {
+                return ChannelStatus.Ok;
+            }
+
+            long ticks = timeout == Timeout.InfiniteTimeSpan ? -1 : (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+            // Free what we hold before sleeping: the writer may be waiting for exactly that space.
+            Release();
+            ChannelStatus status = _waiter.Wait(new RecordAvailable(this), ticks, ct);
+            return status == ChannelStatus.Ok || !HasRecord() ? status : ChannelStatus.Ok;
+        }
+        finally
+        {
+            _channel.ExitWait();
+        }
     }
 
     /// <summary>Reads the next record, waiting up to <paramref name="timeout"/> for one.</summary>
@@ -193,6 +214,11 @@ public sealed unsafe class RingReader
     /// <returns>Ok when a record is there; else Closed, PeerGone, Cancelled.</returns>
     public ValueTask<ChannelStatus> WaitToReadAsync(CancellationToken ct = default)
     {
+        if (_channel.IsDisposed)
+        {
+            return new ValueTask<ChannelStatus>(ChannelStatus.Closed);
+        }
+
         if (HasRecord())
         {
             return new ValueTask<ChannelStatus>(ChannelStatus.Ok);
@@ -223,7 +249,7 @@ public sealed unsafe class RingReader
         return tail != pos;
     }
 
-    private bool HasRecord() => _readPos != _tailCache || RefreshTail(_readPos);
+    private bool HasRecord() => !_channel.IsDisposed && (_readPos != _tailCache || RefreshTail(_readPos));
 
     /// <summary>Called when the ring looks empty: Empty, Closed, or Ok if a record appeared meanwhile.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]

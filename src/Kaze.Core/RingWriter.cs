@@ -60,7 +60,7 @@ public sealed unsafe class RingWriter
     public int MaxRecordLength => ChannelLayout.MaxRecordLength(_capacity);
 
     /// <summary>Bytes written but not yet consumed, as the file says now.</summary>
-    public long UsedBytes => Volatile.Read(ref *_tail) - Volatile.Read(ref *_head);
+    public long UsedBytes => _channel.IsDisposed ? 0 : Volatile.Read(ref *_tail) - Volatile.Read(ref *_head);
 
     /// <summary>Waits that had to sleep in the kernel because the ring was full.</summary>
     public long BlockedWaits => _waiter.BlockedWaits;
@@ -160,7 +160,7 @@ public sealed unsafe class RingWriter
     public void Publish()
     {
         long pos = _writePos;
-        if (pos == _publishedPos)
+        if (pos == _publishedPos || _channel.IsDisposed)
         {
             return;
         }
@@ -231,6 +231,11 @@ public sealed unsafe class RingWriter
             return new ValueTask<ChannelStatus>(ChannelStatus.TooLarge);
         }
 
+        if (_channel.IsDisposed)
+        {
+            return new ValueTask<ChannelStatus>(ChannelStatus.Closed);
+        }
+
         Publish();
         return _waiter.WaitAsync(new SpaceAvailable(this, length), ct);
     }
@@ -245,6 +250,12 @@ public sealed unsafe class RingWriter
     /// <summary>Acquire-reads the consumer's head and says whether a record of this length fits.</summary>
     private bool HasSpaceFor(int length)
     {
+        if (_channel.IsDisposed)
+        {
+            // End the wait; the claim that follows returns Closed without touching the file.
+            return true;
+        }
+
         long recordSize = RecordSize(length);
         long pos = _writePos;
         long toEnd = _capacity - (pos & _mask);

@@ -354,7 +354,9 @@ public sealed unsafe class ShmChannel : IDisposable
         while (true)
         {
             int current = Volatile.Read(ref *pid);
-            if (current != 0 && current != me && ProcessIdentity.IsAlive(current, Volatile.Read(ref *(ulong*)(_base + HostStartTimeOffset))))
+            // A host that closed its end has let go of the channel, even if its process lives on.
+            bool released = Volatile.Read(ref *(int*)(_base + HostStateOffset)) == StateClosed;
+            if (current != 0 && current != me && !released && ProcessIdentity.IsAlive(current, Volatile.Read(ref *(ulong*)(_base + HostStartTimeOffset))))
             {
                 throw new ChannelInUseException(FilePath, "host", current);
             }

@@ -21,4 +21,10 @@ public enum RetCode : uint
 
     /// <summary>A limit was hit (e.g. a rate limit or a full queue); the request was not delivered.</summary>
     ResourceExhausted = 3,
+
+    /// <summary>The destination host has no handler for the request's body type.</summary>
+    NoHandler = 4,
+
+    /// <summary>The destination host's handler failed (threw) on the request.</summary>
+    HandlerFailed = 5,
 }

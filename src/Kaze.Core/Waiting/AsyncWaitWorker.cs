@@ -44,18 +44,7 @@ internal sealed class AsyncWaitWorker
             Monitor.Pulse(_gate);
         }
 
-        if (ct.CanBeCanceled)
-        {
-            // The blocking wait re-checks ct after every wake; waking it is all cancellation needs.
-            CancellationTokenRegistration registration = ct.UnsafeRegister(static w => ((RingWaiter)w!).Wake(), waiter);
-            completion.Task.ContinueWith(
-                static (_, r) => ((CancellationTokenRegistration)r!).Dispose(),
-                registration,
-                CancellationToken.None,
-                TaskContinuationOptions.ExecuteSynchronously,
-                TaskScheduler.Default);
-        }
-
+        // Cancellation is handled inside the blocking wait (it registers to wake itself).
         return completion.Task;
     }
 

@@ -51,19 +51,32 @@ internal sealed unsafe class RingWaiter
     public ChannelStatus Wait<TCondition>(TCondition condition, long timeoutTicks, CancellationToken ct)
         where TCondition : struct, IWaitCondition
     {
-        if (condition.IsSatisfied())
+        // The spin reads the file too: count it as a wait so Dispose does not unmap under it.
+        if (!_channel.EnterWait())
         {
-            return ChannelStatus.Ok;
+            return ChannelStatus.Closed;
         }
 
-        long start = Stopwatch.GetTimestamp();
-        long deadline = timeoutTicks < 0 ? long.MaxValue : start + timeoutTicks;
-        if (Spin(condition, start, deadline))
+        try
         {
-            return ChannelStatus.Ok;
-        }
+            if (condition.IsSatisfied())
+            {
+                return ChannelStatus.Ok;
+            }
 
-        return Sleep(condition, deadline, ct);
+            long start = Stopwatch.GetTimestamp();
+            long deadline = timeoutTicks < 0 ? long.MaxValue : start + timeoutTicks;
+            if (Spin(condition, start, deadline))
+            {
+                return ChannelStatus.Ok;
+            }
+
+            return Sleep(condition, deadline, ct);
+        }
+        finally
+        {
+            _channel.ExitWait();
+        }
     }
 
     private bool Spin<TCondition>(TCondition condition, long start, long deadline)
@@ -98,6 +111,10 @@ internal sealed unsafe class RingWaiter
             return ChannelStatus.Closed;
         }
 
+        // Cancellation wakes the sleeper at once instead of at the next liveness slice.
+        CancellationTokenRegistration cancellation = ct.CanBeCanceled
+            ? ct.UnsafeRegister(static w => ((RingWaiter)w!).Wake(), this)
+            : default;
         try
         {
             long lastLiveness = Stopwatch.GetTimestamp();
@@ -115,7 +132,9 @@ internal sealed unsafe class RingWaiter
                 ChannelStatus state = _channel.CheckOpen();
                 if (state != ChannelStatus.Ok)
                 {
-                    return Done(state);
+                    // The other side may have published and then closed between the condition's
+                    // load and the state's: look once more, so a reader drains before Closed.
+                    return Done(!_channel.IsDisposed && condition.IsSatisfied() ? ChannelStatus.Ok : state);
                 }
 
                 if (ct.IsCancellationRequested)
@@ -152,6 +171,7 @@ internal sealed unsafe class RingWaiter
         }
         finally
         {
+            cancellation.Dispose();
             _channel.ExitWait();
         }
     }
@@ -198,20 +218,32 @@ internal sealed unsafe class RingWaiter
     public ValueTask<ChannelStatus> WaitAsync<TCondition>(TCondition condition, CancellationToken ct)
         where TCondition : struct, IWaitCondition
     {
-        if (condition.IsSatisfied())
+        if (!_channel.EnterWait())
         {
-            return new ValueTask<ChannelStatus>(ChannelStatus.Ok);
+            return new ValueTask<ChannelStatus>(ChannelStatus.Closed);
         }
 
-        if (ct.IsCancellationRequested)
+        try
         {
-            return new ValueTask<ChannelStatus>(ChannelStatus.Cancelled);
-        }
+            if (condition.IsSatisfied())
+            {
+                return new ValueTask<ChannelStatus>(ChannelStatus.Ok);
+            }
 
-        long start = Stopwatch.GetTimestamp();
-        if (Spin(condition, start, long.MaxValue))
+            if (ct.IsCancellationRequested)
+            {
+                return new ValueTask<ChannelStatus>(ChannelStatus.Cancelled);
+            }
+
+            long start = Stopwatch.GetTimestamp();
+            if (Spin(condition, start, long.MaxValue))
+            {
+                return new ValueTask<ChannelStatus>(ChannelStatus.Ok);
+            }
+        }
+        finally
         {
-            return new ValueTask<ChannelStatus>(ChannelStatus.Ok);
+            _channel.ExitWait();
         }
 
         AsyncWaitWorker worker = _asyncWorker ??= new AsyncWaitWorker(_channel);

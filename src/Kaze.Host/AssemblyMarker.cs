@@ -1,5 +1,0 @@
-namespace Kaze.Host;
-
-internal static class AssemblyMarker
-{
-}

@@ -1,0 +1,50 @@
+namespace Kaze.Host;
+
+/// <summary>Settings of a <see cref="KazeClient"/>.</summary>
+/// <remarks>
+/// Defaults: calls time out after 5 s; up to 4,096 outgoing packets wait for ring space before
+/// async senders are held back; ring records are released to the sidecar every 64 reads (and
+/// whenever the reader goes idle).
+/// </remarks>
+public sealed class KazeClientOptions
+{
+    /// <summary>The timeout of a call that names none; also sent to the callee in the header. Default 5 s; 1 ms to ~49 days.</summary>
+    public TimeSpan DefaultCallTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Outgoing packets that may wait for ring space (the sidecar reads too slowly) before
+    /// <see cref="KazeClient.SendAsync"/> and <see cref="KazeClient.CallAsync"/> wait for the queue
+    /// to shrink. Responses from handlers are never held back (the reader thread never waits), so
+    /// the queue can exceed this by the requests in flight. Default 4,096.
+    /// </summary>
+    public int MaxQueuedPackets { get; set; } = 4096;
+
+    /// <summary>Records read before their ring space is released in one go. Default 64.</summary>
+    public int ReleaseBatch { get; set; } = 64;
+
+    /// <summary>Checks every setting and reports every problem at once.</summary>
+    /// <exception cref="ArgumentException">A setting is out of range; the message lists all of them.</exception>
+    public void Validate()
+    {
+        var problems = new List<string>();
+        if (DefaultCallTimeout < TimeSpan.FromMilliseconds(1) || DefaultCallTimeout.TotalMilliseconds > uint.MaxValue)
+        {
+            problems.Add($"DefaultCallTimeout is {DefaultCallTimeout}: must be from 1 ms to {uint.MaxValue} ms");
+        }
+
+        if (MaxQueuedPackets < 1)
+        {
+            problems.Add($"MaxQueuedPackets is {MaxQueuedPackets}: must be at least 1");
+        }
+
+        if (ReleaseBatch < 1)
+        {
+            problems.Add($"ReleaseBatch is {ReleaseBatch}: must be at least 1");
+        }
+
+        if (problems.Count > 0)
+        {
+            throw new ArgumentException("Invalid KazeClientOptions: " + string.Join("; ", problems));
+        }
+    }
+}

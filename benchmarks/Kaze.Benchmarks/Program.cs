@@ -1,1 +1,28 @@
-return 0;
+using BenchmarkDotNet.Running;
+using Kaze.Benchmarks.Core.CrossProcess;
+
+namespace Kaze.Benchmarks;
+
+/// <summary>
+/// <c>channel [--json FILE] [--messages N] [--seconds S] [--only LIST]</c> runs the two-process
+/// channel harness; <c>channel-peer ...</c> is that harness re-launching itself as the other
+/// process; anything else goes to BenchmarkDotNet.
+/// </summary>
+internal static class Program
+{
+    public static int Main(string[] args)
+    {
+        if (args.Length > 0 && args[0] == ChannelHarness.Command)
+        {
+            return ChannelHarness.Run(args[1..]);
+        }
+
+        if (args.Length > 0 && args[0] == PeerProcess.Command)
+        {
+            return ChannelPeer.Run(args[1..]);
+        }
+
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+        return 0;
+    }
+}

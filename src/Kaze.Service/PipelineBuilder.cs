@@ -36,16 +36,44 @@ public sealed class PipelineBuilder
         return Use(next => context => middleware.InvokeAsync(context, next), name ?? middleware.GetType().Name);
     }
 
-    /// <summary>Builds the pipeline; <paramref name="terminal"/> runs when every middleware called next.</summary>
+    /// <summary>
+    /// Builds the pipeline; <paramref name="terminal"/> runs when every middleware called next.
+    /// An exception from a step surfaces as a <see cref="PipelineStepException"/> naming it.
+    /// </summary>
     public PacketDelegate Build(PacketDelegate terminal)
     {
         ArgumentNullException.ThrowIfNull(terminal);
-        PacketDelegate app = terminal;
+        PacketDelegate app = Guard(terminal, "router");
         for (int i = _components.Count - 1; i >= 0; i--)
         {
-            app = _components[i].Middleware(app);
+            app = Guard(_components[i].Middleware(app), _components[i].Name);
         }
 
         return app;
+    }
+
+    private static PacketDelegate Guard(PacketDelegate step, string name) => context =>
+    {
+        try
+        {
+            ValueTask pending = step(context);
+            return pending.IsCompletedSuccessfully ? pending : AwaitGuarded(pending, name);
+        }
+        catch (Exception e) when (e is not PipelineStepException)
+        {
+            throw new PipelineStepException(name, e);
+        }
+    };
+
+    private static async ValueTask AwaitGuarded(ValueTask pending, string name)
+    {
+        try
+        {
+            await pending.ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not PipelineStepException and not OperationCanceledException)
+        {
+            throw new PipelineStepException(name, e);
+        }
     }
 }

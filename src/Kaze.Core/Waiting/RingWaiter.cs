@@ -26,7 +26,7 @@ internal sealed unsafe class RingWaiter
     private static readonly long LivenessTicks = (long)(LivenessInterval.TotalSeconds * Stopwatch.Frequency);
     private static readonly long MinSpinTicks = Stopwatch.Frequency / 1_000_000;        // 1 µs
     private static readonly long MaxSpinTicks = Stopwatch.Frequency / 1_000_000 * 50;   // 50 µs
-    private const int SpinsBetweenClockReads = 16;
+    private const int SpinsBetweenClockReads = 64;
 
     private readonly ShmChannel _channel;
     // The futex word this end sleeps on: the data word for a reader, the space word for a writer.
@@ -71,7 +71,13 @@ internal sealed unsafe class RingWaiter
                 return ChannelStatus.Ok;
             }
 
-            return Sleep(condition, deadline, ct);
+            ChannelStatus status = Sleep(condition, deadline, ct);
+            if (status == ChannelStatus.Ok)
+            {
+                LearnFromSleep(start);
+            }
+
+            return status;
         }
         finally
         {
@@ -94,12 +100,44 @@ internal sealed unsafe class RingWaiter
                 return true;
             }
 
-            Thread.SpinWait(4);
+            // One pause per check (~30 ns): Thread.SpinWait(n) is normalised to far longer on some CPUs.
+            Pause();
             if (++i % SpinsBetweenClockReads == 0 && Stopwatch.GetTimestamp() >= end)
             {
                 _spinTicks = Math.Max(MinSpinTicks, budget >> 1);
                 return false;
             }
+        }
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static void Pause()
+    {
+        if (System.Runtime.Intrinsics.X86.X86Base.IsSupported)
+        {
+            System.Runtime.Intrinsics.X86.X86Base.Pause();
+        }
+        else if (System.Runtime.Intrinsics.Arm.ArmBase.IsSupported)
+        {
+            System.Runtime.Intrinsics.Arm.ArmBase.Yield();
+        }
+        else
+        {
+            Thread.SpinWait(1);
+        }
+    }
+
+    /// <summary>
+    /// A wait that slept but ended within the longest spin would have been served by spinning:
+    /// widen the budget to cover it. Without this, once both sides sleep each one's wait includes
+    /// the other's wake-up, every spin fails, and the budget never grows back.
+    /// </summary>
+    private void LearnFromSleep(long start)
+    {
+        long waited = Stopwatch.GetTimestamp() - start;
+        if (waited < MaxSpinTicks)
+        {
+            _spinTicks = Math.Min(MaxSpinTicks, Math.Max(_spinTicks, waited + (waited >> 2)));
         }
     }
 

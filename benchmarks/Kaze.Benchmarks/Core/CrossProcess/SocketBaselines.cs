@@ -1,0 +1,336 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Kaze.Benchmarks.Core.CrossProcess;
+
+/// <summary>
+/// The same measurements over sockets between the same two processes, as the baseline: frames
+/// <c>[u32 LE length][payload]</c> with the same payload and verification as the ring.
+/// </summary>
+internal static class SocketBaselines
+{
+    public const string UdsFloodMode = "uds-flood-read";
+    public const string UdsEchoMode = "uds-echo";
+    public const string TcpEchoMode = "tcp-echo";
+
+    /// <summary>Frames per send() in the batched flood: about 68 KiB for 64-byte payloads, what a real batching writer would hand the kernel.</summary>
+    public const int BatchedFramesPerSend = 1024;
+
+    public sealed record FloodResult(double MessagesPerSecond, long MessagesVerified);
+
+    /// <summary>One-way flood over a Unix domain socket: <paramref name="framesPerSend"/> frames per send() here; the peer parses, verifies and counts.</summary>
+    public static FloodResult UdsFlood(int size, int framesPerSend, TimeSpan warmup, TimeSpan duration, CancellationToken ct)
+    {
+        string path = HarnessNames.NextSocketPath("flood");
+        try
+        {
+            using Socket listener = ListenUnix(path);
+            using PeerProcess peer = PeerProcess.Start(UdsFloodMode, path, Inv(size));
+            using Socket socket = Accept(listener, ct);
+            peer.Expect("ready", HarnessTimeouts.PeerStart, ct);
+
+            var pattern = new MessagePattern(size);
+            int frame = 4 + size;
+            byte[] buffer = new byte[frame * framesPerSend];
+            for (int i = 0; i < framesPerSend; i++)
+            {
+                BinaryPrimitives.WriteInt32LittleEndian(buffer.AsSpan(i * frame), size);
+            }
+
+            ulong sent = 0;
+            long measureFrom = Stopwatch.GetTimestamp() + HarnessTimeouts.Ticks(warmup);
+            long measureTo = measureFrom + HarnessTimeouts.Ticks(duration);
+            long markTime = 0;
+            ulong markSent = 0;
+            bool measuring = false;
+            while (true)
+            {
+                for (int i = 0; i < framesPerSend; i++)
+                {
+                    pattern.Write(buffer.AsSpan(i * frame + 4, size), sent++);
+                }
+
+                SendAll(socket, buffer);
+                long now = Stopwatch.GetTimestamp();
+                if (!measuring)
+                {
+                    if (now >= measureFrom)
+                    {
+                        measuring = true;
+                        markTime = now;
+                        markSent = sent;
+                    }
+                }
+                else if (now >= measureTo)
+                {
+                    double rate = (sent - markSent) / ((now - markTime) / (double)Stopwatch.Frequency);
+                    socket.Shutdown(SocketShutdown.Send);
+                    ulong received = ulong.Parse(peer.Expect("done", HarnessTimeouts.PeerFinish, ct), CultureInfo.InvariantCulture);
+                    if (received != sent)
+                    {
+                        throw new HarnessException($"UDS flood: sent {sent} messages, the peer verified {received}");
+                    }
+
+                    peer.WaitForExit(HarnessTimeouts.PeerFinish, "UDS flood");
+                    return new FloodResult(rate, (long)received);
+                }
+
+                ct.ThrowIfCancellationRequested();
+            }
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    /// <summary>The flood's peer: receives in large reads, parses frames across read boundaries; prints <c>done COUNT</c>.</summary>
+    public static int UdsFloodReceive(string path, int size)
+    {
+        using Socket socket = ConnectUnix(path);
+        Console.WriteLine("ready");
+        var pattern = new MessagePattern(size);
+        byte[] buffer = new byte[256 * 1024];
+        int filled = 0;
+        ulong received = 0;
+        while (true)
+        {
+            int n = socket.Receive(buffer.AsSpan(filled));
+            if (n == 0)
+            {
+                break;
+            }
+
+            filled += n;
+            int consumed = ParseFrames(buffer.AsSpan(0, filled), pattern, ref received);
+            if (consumed < 0)
+            {
+                Console.Error.WriteLine($"message {received} is not what was written");
+                return 1;
+            }
+
+            buffer.AsSpan(consumed, filled - consumed).CopyTo(buffer);
+            filled -= consumed;
+        }
+
+        if (filled != 0)
+        {
+            Console.Error.WriteLine($"stream ended inside a frame ({filled} bytes left)");
+            return 1;
+        }
+
+        Console.WriteLine($"done {received}");
+        return 0;
+    }
+
+    /// <summary>Verifies every whole frame; returns the bytes consumed, or -1 on a bad frame.</summary>
+    private static int ParseFrames(ReadOnlySpan<byte> data, MessagePattern pattern, ref ulong received)
+    {
+        int offset = 0;
+        while (data.Length - offset >= 4)
+        {
+            int length = BinaryPrimitives.ReadInt32LittleEndian(data[offset..]);
+            if (length != pattern.Size)
+            {
+                return -1;
+            }
+
+            if (data.Length - offset - 4 < length)
+            {
+                break;
+            }
+
+            if (!pattern.IsMessage(data.Slice(offset + 4, length), received))
+            {
+                return -1;
+            }
+
+            received++;
+            offset += 4 + length;
+        }
+
+        return offset;
+    }
+
+    /// <summary>Round trips over a Unix domain socket, one in flight, blocking send/receive.</summary>
+    public static LatencyStats UdsRoundTrips(int size, int roundTrips, int warmupRoundTrips, CancellationToken ct)
+    {
+        string path = HarnessNames.NextSocketPath("rtt");
+        try
+        {
+            using Socket listener = ListenUnix(path);
+            using PeerProcess peer = PeerProcess.Start(UdsEchoMode, path, Inv(size));
+            using Socket socket = Accept(listener, ct);
+            return PingPong(socket, peer, "UDS", size, roundTrips, warmupRoundTrips, ct);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    /// <summary>Round trips over TCP loopback with Nagle off on both ends.</summary>
+    public static LatencyStats TcpRoundTrips(int size, int roundTrips, int warmupRoundTrips, CancellationToken ct)
+    {
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(1);
+        int port = ((IPEndPoint)listener.LocalEndPoint!).Port;
+        using PeerProcess peer = PeerProcess.Start(TcpEchoMode, Inv(port), Inv(size));
+        using Socket socket = Accept(listener, ct);
+        socket.NoDelay = true;
+        return PingPong(socket, peer, "TCP", size, roundTrips, warmupRoundTrips, ct);
+    }
+
+    private static LatencyStats PingPong(Socket socket, PeerProcess peer, string transport, int size, int roundTrips, int warmupRoundTrips, CancellationToken ct)
+    {
+        peer.Expect("ready", HarnessTimeouts.PeerStart, ct);
+        var pattern = new MessagePattern(size);
+        byte[] ping = new byte[4 + size];
+        byte[] pong = new byte[4 + size];
+        BinaryPrimitives.WriteInt32LittleEndian(ping, size);
+        ulong sequence = 0;
+        for (int i = 0; i < warmupRoundTrips; i++)
+        {
+            RoundTrip(socket, ping, pong, pattern, sequence++, transport);
+        }
+
+        var samples = new long[roundTrips];
+        for (int i = 0; i < samples.Length; i++)
+        {
+            samples[i] = RoundTrip(socket, ping, pong, pattern, sequence++, transport);
+            if ((i & 1023) == 0)
+            {
+                ct.ThrowIfCancellationRequested();
+            }
+        }
+
+        socket.Shutdown(SocketShutdown.Send);
+        ulong echoed = ulong.Parse(peer.Expect("done", HarnessTimeouts.PeerFinish, ct), CultureInfo.InvariantCulture);
+        if (echoed != sequence)
+        {
+            throw new HarnessException($"{transport} round trips: sent {sequence}, the peer echoed {echoed}");
+        }
+
+        peer.WaitForExit(HarnessTimeouts.PeerFinish, transport + " round trips");
+        return LatencyStats.FromTicks(samples);
+    }
+
+    private static long RoundTrip(Socket socket, byte[] ping, byte[] pong, MessagePattern pattern, ulong sequence, string transport)
+    {
+        long start = Stopwatch.GetTimestamp();
+        pattern.Write(ping.AsSpan(4), sequence);
+        SendAll(socket, ping);
+        if (!ReceiveExactly(socket, pong)
+            || BinaryPrimitives.ReadInt32LittleEndian(pong) != pattern.Size
+            || !pattern.IsMessage(pong.AsSpan(4), sequence))
+        {
+            throw new HarnessException($"{transport} round trip {sequence}: the pong is missing or differs from the ping");
+        }
+
+        return Stopwatch.GetTimestamp() - start;
+    }
+
+    /// <summary>The round-trip peer: echoes frames until the other end shuts down; prints <c>done COUNT</c>.</summary>
+    public static int Echo(string transport, string address, int size)
+    {
+        using Socket socket = transport == "tcp" ? ConnectTcp(int.Parse(address, CultureInfo.InvariantCulture)) : ConnectUnix(address);
+        Console.WriteLine("ready");
+        byte[] frame = new byte[4 + size];
+        ulong echoed = 0;
+        while (ReceiveExactly(socket, frame))
+        {
+            SendAll(socket, frame);
+            echoed++;
+        }
+
+        Console.WriteLine($"done {echoed}");
+        return 0;
+    }
+
+    private static Socket ListenUnix(string path)
+    {
+        File.Delete(path);
+        var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            listener.Bind(new UnixDomainSocketEndPoint(path));
+            listener.Listen(1);
+            return listener;
+        }
+        catch
+        {
+            listener.Dispose();
+            throw;
+        }
+    }
+
+    private static Socket ConnectUnix(string path)
+    {
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        socket.Connect(new UnixDomainSocketEndPoint(path));
+        return socket;
+    }
+
+    private static Socket ConnectTcp(int port)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        socket.Connect(new IPEndPoint(IPAddress.Loopback, port));
+        return socket;
+    }
+
+    /// <summary>
+    /// Synchronous accept after a poll: an async accept could leave the socket in the runtime's
+    /// non-blocking emulation, which would add latency that is not the kernel's.
+    /// </summary>
+    private static Socket Accept(Socket listener, CancellationToken ct)
+    {
+        long deadline = Stopwatch.GetTimestamp() + HarnessTimeouts.Ticks(HarnessTimeouts.PeerStart);
+        while (!listener.Poll(200_000, SelectMode.SelectRead))
+        {
+            ct.ThrowIfCancellationRequested();
+            if (Stopwatch.GetTimestamp() > deadline)
+            {
+                throw new HarnessException($"the peer did not connect within {HarnessTimeouts.PeerStart.TotalSeconds:0} s");
+            }
+        }
+
+        return listener.Accept();
+    }
+
+    private static void SendAll(Socket socket, ReadOnlySpan<byte> data)
+    {
+        while (!data.IsEmpty)
+        {
+            data = data[socket.Send(data)..];
+        }
+    }
+
+    /// <summary>Fills <paramref name="buffer"/>; false on a clean end of stream before its first byte.</summary>
+    private static bool ReceiveExactly(Socket socket, Span<byte> buffer)
+    {
+        int filled = 0;
+        while (filled < buffer.Length)
+        {
+            int n = socket.Receive(buffer[filled..]);
+            if (n == 0)
+            {
+                if (filled == 0)
+                {
+                    return false;
+                }
+
+                throw new HarnessException($"stream ended inside a frame ({filled} of {buffer.Length} bytes)");
+            }
+
+            filled += n;
+        }
+
+        return true;
+    }
+
+    private static string Inv(int value) => value.ToString(CultureInfo.InvariantCulture);
+}

@@ -1,5 +1,0 @@
-namespace Kaze.Plugin;
-
-internal static class AssemblyMarker
-{
-}

@@ -6,7 +6,7 @@ namespace Kaze.Benchmarks;
 /// <summary>
 /// <c>channel [--json FILE] [--messages N] [--seconds S] [--only LIST]</c> runs the two-process
 /// channel harness; <c>channel-peer ...</c> is that harness re-launching itself as the other
-/// process; anything else goes to BenchmarkDotNet.
+/// process; <c>local</c> measures calls through a real `kaze run`; anything else goes to BenchmarkDotNet.
 /// </summary>
 internal static class Program
 {
@@ -20,6 +20,16 @@ internal static class Program
         if (args.Length > 0 && args[0] == PeerProcess.Command)
         {
             return ChannelPeer.Run(args[1..]);
+        }
+
+        if (args.Length > 0 && args[0] == Sidecar.LocalHarness.Command)
+        {
+            return Sidecar.LocalHarness.Run(args[1..]);
+        }
+
+        if (args.Length > 0 && args[0] == Sidecar.LocalHarness.HostCommand)
+        {
+            return Sidecar.LocalHarness.Host(args[1..]);
         }
 
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

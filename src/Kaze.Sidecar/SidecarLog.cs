@@ -11,8 +11,8 @@ internal static partial class SidecarLog
     [LoggerMessage(EventId = 201, Level = LogLevel.Debug, Message = "No route to {Destination} for notify {BodyType}; dropped")]
     public static partial void NotifyDropped(ILogger logger, string destination, string bodyType);
 
-    [LoggerMessage(EventId = 202, Level = LogLevel.Error, Message = "The pipeline failed on {BodyType} from {Origin}")]
-    public static partial void PipelineFailed(ILogger logger, Exception exception, string bodyType, string origin);
+    [LoggerMessage(EventId = 202, Level = LogLevel.Error, Message = "Pipeline step {Step} failed on {BodyType} from {Origin}; the packet was answered or dropped")]
+    public static partial void PipelineFailed(ILogger logger, Exception exception, string step, string bodyType, string origin);
 
     [LoggerMessage(EventId = 203, Level = LogLevel.Information, Message = "Sidecar {Ident} serving channel {Channel}")]
     public static partial void Started(ILogger logger, Ident ident, string channel);

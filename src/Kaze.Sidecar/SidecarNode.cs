@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Kaze.Core;
 using Kaze.Edge;
 using Kaze.Protocol;
@@ -28,6 +29,9 @@ public sealed class SidecarNode : IAsyncDisposable
     private HostGate? _hostGate;
     private IMeshLink? _mesh;
 
+    // The host's exit code once kaze run reported it; long.MinValue until then. Interlocked: read by metrics.
+    private long _hostExitCode = long.MinValue;
+
     /// <summary>Creates the sidecar; nothing happens until <see cref="Start"/>.</summary>
     public SidecarNode(SidecarOptions options, ILoggerFactory? loggerFactory = null, IServiceProvider? services = null, IResolver? resolver = null)
     {
@@ -56,6 +60,28 @@ public sealed class SidecarNode : IAsyncDisposable
     /// <summary>Requests from the host waiting for their response.</summary>
     public int PendingRequests => _tracker?.PendingCount ?? 0;
 
+    /// <summary>The host program's exit code (128+N for signal N) once `kaze run` has reported it with <see cref="ReportHostExit"/>; null before.</summary>
+    public int? HostExitCode
+    {
+        get
+        {
+            long code = Interlocked.Read(ref _hostExitCode);
+            return code == long.MinValue ? null : (int)code;
+        }
+    }
+
+    /// <summary>The edge, or null before <see cref="Start"/> and for a node without a host; for metrics.</summary>
+    internal HostEdge? EdgeIfStarted => _edge;
+
+    /// <summary>The routing counters, or null before <see cref="Start"/>; for metrics.</summary>
+    internal RouterCounters? RouterCountersIfStarted => _router?.Counters;
+
+    /// <summary>Where the request tracker records each call's latency (the metrics plugin sets it); before <see cref="Start"/>.</summary>
+    internal Histogram<double>? CallDuration { get; set; }
+
+    /// <summary>Records the host program's exit code when it has exited (for metrics: kaze_host_exit_code).</summary>
+    public void ReportHostExit(int exitCode) => Interlocked.Exchange(ref _hostExitCode, exitCode);
+
     /// <summary>
     /// Creates the channel (unless the node runs without a host) and starts serving it.
     /// Throws <see cref="ChannelException"/> if the channel cannot be created.
@@ -69,16 +95,45 @@ public sealed class SidecarNode : IAsyncDisposable
         }
 
         _router = new Router(_options.Ident, _hostGate, _resolver, _mesh, _logger);
-        _tracker = new RequestTracker(_options.Ident, SendTrackerAnswer, _router.Counters, _loggerFactory.CreateLogger("Kaze.Tracker"));
-        _pipelineBuilder.Use(_tracker.InvokeAsync, "tracker");
-        _pipeline = _pipelineBuilder.Build(_router.RouteAsync);
+        _tracker = new RequestTracker(_options.Ident, SendTrackerAnswer, _router.Counters, _loggerFactory.CreateLogger("Kaze.Tracker"), callDuration: CallDuration);
+        // The tracker is the outermost step: a request that a middleware answers itself (a rate
+        // limit's RET_RESOURCE_EXHAUSTED, a plugin's own answer, a failed step's RET_UNREACHABLE)
+        // must already be tracked, or HostGate would drop that answer as late.
+        PacketDelegate middleware = _pipelineBuilder.Build(_router.RouteAsync);
+        _pipeline = new PipelineBuilder().Use(_tracker.InvokeAsync, "tracker").Build(middleware);
         _edge?.Start(OnHostPacket);
         SidecarLog.Started(_logger, _options.Ident, _edge?.ChannelName ?? "(none: no host)");
     }
 
     /// <summary>Feeds a packet that arrived from peer sidecar <paramref name="from"/> into the pipeline; takes ownership.</summary>
-    internal void OnNetworkPacket(Packet packet, Ident from, IPacketReplier replier) =>
-        Run(new PacketContext(packet, PacketOrigin.Network, from, replier));
+    internal void OnNetworkPacket(Packet packet, Ident from)
+    {
+        if (_pipeline is null)
+        {
+            packet.Dispose();
+            return;
+        }
+
+        if (IsForgedControl(packet))
+        {
+            return;
+        }
+
+        Run(new PacketContext(packet, PacketOrigin.Network, from, new PeerReplier(this, from)));
+    }
+
+    /// <summary>Only this sidecar may tell its host to exit: a kaze.exit from the host or the network is dropped.</summary>
+    private bool IsForgedControl(Packet packet)
+    {
+        if (packet.Header.BodyType != ControlBodyTypes.Exit)
+        {
+            return false;
+        }
+
+        Interlocked.Increment(ref _router!.Counters.NotifiesDropped);
+        packet.Dispose();
+        return true;
+    }
 
     /// <summary>A packet the mesh could not deliver: requests get RET_UNREACHABLE.</summary>
     internal void OnUndeliverable(Packet packet, string reason) => _router!.Undeliverable(packet, reason);
@@ -118,6 +173,11 @@ public sealed class SidecarNode : IAsyncDisposable
     {
         // The host speaks for this node: whatever it put in srcIdent, the packet is from us.
         packet.Header.SrcIdent = _options.Ident.Value;
+        if (IsForgedControl(packet))
+        {
+            return;
+        }
+
         var context = new PacketContext(packet, PacketOrigin.Host, _options.Ident, _hostGate!);
         Run(context);
     }
@@ -160,7 +220,8 @@ public sealed class SidecarNode : IAsyncDisposable
     private void Failed(PacketContext context, Exception e)
     {
         Interlocked.Increment(ref _router!.Counters.PipelineErrors);
-        SidecarLog.PipelineFailed(_logger, e, context.Header.BodyType, context.Origin.ToString());
+        string step = e is PipelineStepException stepException ? stepException.Step : "pipeline";
+        SidecarLog.PipelineFailed(_logger, e is PipelineStepException ? e.InnerException! : e, step, context.Header.BodyType, context.Origin.ToString());
         // Never silence for a request: answer it if the packet is still ours to answer.
         try
         {
@@ -178,6 +239,21 @@ public sealed class SidecarNode : IAsyncDisposable
         if (_edge is null || !_edge.TrySend(packet))
         {
             packet.Dispose();
+        }
+    }
+
+    /// <summary>Answers go back to the peer the packet came from (or wherever the router sends the answer's destination).</summary>
+    private sealed class PeerReplier(SidecarNode node, Ident peer) : IPacketReplier
+    {
+        public bool TrySend(Packet packet)
+        {
+            if (node._mesh is not null && node._mesh.TrySend(peer, packet, out _))
+            {
+                return true;
+            }
+
+            packet.Dispose();
+            return false;
         }
     }
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using Kaze.Core;
 using Kaze.Protocol;
 using Kaze.Resolver;
+using Kaze.Sidecar.Logging;
 using Microsoft.Extensions.Configuration;
 
 namespace Kaze.Sidecar.Configuration;
@@ -51,8 +52,11 @@ public sealed record KazeSettings
     /// <summary>Packets queued per peer.</summary>
     public int MaxQueuedPackets { get; init; } = 10_000;
 
-    /// <summary>kaze's log level name (trace, debug, info, warn, error).</summary>
+    /// <summary>kaze's log level name (trace, debug, info, warn, error, critical, off), as given.</summary>
     public string LogLevel { get; init; } = "warn";
+
+    /// <summary>kaze's logging: levels (per area too), format, file.</summary>
+    public LogSettings Log { get; init; } = new();
 
     /// <summary>The sidecar options these settings describe.</summary>
     public SidecarOptions ToSidecarOptions(bool withHost) => new()
@@ -143,10 +147,7 @@ public sealed record KazeSettings
         }
 
         string level = Get("log:level").ToLowerInvariant();
-        if (level is not ("trace" or "debug" or "info" or "information" or "warn" or "warning" or "error" or "fatal" or "critical"))
-        {
-            problems.Add($"log:level: '{Get("log:level")}' is not one of trace, debug, info, warn, error");
-        }
+        LogSettings log = LogSettings.Bind(configuration, problems);
 
         errors = problems;
         if (problems.Count > 0)
@@ -171,6 +172,7 @@ public sealed record KazeSettings
             MaxFrameSize = maxFrame,
             MaxQueuedPackets = maxQueued,
             LogLevel = level,
+            Log = log,
         };
 
         TimeSpan Duration(string key, bool positive = false)

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
 using Kaze.Protocol;
 using Kaze.Service;
 using Microsoft.Extensions.Logging;
@@ -15,6 +16,9 @@ namespace Kaze.Sidecar.Routing;
 /// Keyed by source and sequence, not sequence alone (upstream's flaw): a relay or a host that
 /// restarted cannot make two requests collide. Expiry is checked by one timer every
 /// <see cref="ScanInterval"/>, so a timeout fires at most that much late.
+/// Call latency (kaze_call_duration_seconds) is measured here, from tracking the request to its
+/// response being handed to the edge for the host (or the tracker's RET_TIMEOUT), tagged with the
+/// response's ret code; requests without a timeout are not tracked, so not measured.
 /// </remarks>
 internal sealed class RequestTracker : IAsyncDisposable
 {
@@ -28,9 +32,11 @@ internal sealed class RequestTracker : IAsyncDisposable
     // Pending requests → the deadline (TimeProvider timestamp) and the request's header, for the answer.
     private readonly ConcurrentDictionary<(uint Source, uint Sequence), Pending> _pending = new();
     private readonly ITimer _timer;
+    private readonly Histogram<double>? _callDuration;
 
-    public RequestTracker(Ident self, Action<Packet> sendToHost, RouterCounters counters, ILogger logger, TimeProvider? time = null)
+    public RequestTracker(Ident self, Action<Packet> sendToHost, RouterCounters counters, ILogger logger, TimeProvider? time = null, Histogram<double>? callDuration = null)
     {
+        _callDuration = callDuration;
         _self = self;
         _sendToHost = sendToHost;
         _counters = counters;
@@ -47,8 +53,9 @@ internal sealed class RequestTracker : IAsyncDisposable
         Hdr header = context.Header;
         if (context.Origin == PacketOrigin.Host && header.ExpectsResponse)
         {
-            long deadline = _time.GetTimestamp() + (long)(header.Timeout / 1000.0 * _time.TimestampFrequency);
-            _pending[(_self.Value, header.Req)] = new Pending(deadline, header);
+            long now = _time.GetTimestamp();
+            long deadline = now + (long)(header.Timeout / 1000.0 * _time.TimestampFrequency);
+            _pending[(_self.Value, header.Req)] = new Pending(deadline, header, now);
         }
 
         return next(context);
@@ -61,8 +68,9 @@ internal sealed class RequestTracker : IAsyncDisposable
     /// </summary>
     public bool TryComplete(Hdr response)
     {
-        if (_pending.TryRemove((_self.Value, response.Rsp), out _))
+        if (_pending.TryRemove((_self.Value, response.Rsp), out Pending pending))
         {
+            RecordCall(pending, response.RetCode);
             return true;
         }
 
@@ -86,6 +94,7 @@ internal sealed class RequestTracker : IAsyncDisposable
             if (entry.Value.Deadline <= now && _pending.TryRemove(entry))
             {
                 Interlocked.Increment(ref _counters.TimeoutsAnswered);
+                RecordCall(entry.Value, (uint)RetCode.Timeout);
                 Hdr response = Hdr.CreateResponse(entry.Value.Request, RetCode.Timeout);
                 response.SrcIdent = _self.Value;
                 _sendToHost(Packet.Create(response, ReadOnlySpan<byte>.Empty));
@@ -93,7 +102,32 @@ internal sealed class RequestTracker : IAsyncDisposable
         }
     }
 
-    private readonly record struct Pending(long Deadline, Hdr Request);
+    private void RecordCall(in Pending pending, uint retCode)
+    {
+        Histogram<double>? histogram = _callDuration;
+        if (histogram is null || !histogram.Enabled)
+        {
+            return;
+        }
+
+        double seconds = (_time.GetTimestamp() - pending.Started) / (double)_time.TimestampFrequency;
+        histogram.Record(seconds, new KeyValuePair<string, object?>("code", CodeLabel(retCode)));
+    }
+
+    /// <summary>The metric label of a ret code: a fixed set, so unknown codes cannot grow the series.</summary>
+    internal static string CodeLabel(uint retCode) => (RetCode)retCode switch
+    {
+        RetCode.Ok => "ok",
+        RetCode.Unreachable => "unreachable",
+        RetCode.Timeout => "timeout",
+        RetCode.ResourceExhausted => "resource_exhausted",
+        RetCode.NoHandler => "no_handler",
+        RetCode.HandlerFailed => "handler_failed",
+        _ => "other",
+    };
+
+    // Started: when the request was tracked (TimeProvider timestamp), for the call's latency.
+    private readonly record struct Pending(long Deadline, Hdr Request, long Started);
 }
 
 internal static partial class TrackerLog

@@ -1,0 +1,61 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Reflection;
+
+namespace Kaze.Benchmarks.Sidecar;
+
+/// <summary>Starting the real `kaze` and reading what a process uses.</summary>
+internal static class SidecarHarnessSupport
+{
+    public static string KazeDll
+    {
+        get
+        {
+            string? path = typeof(SidecarHarnessSupport).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+                .FirstOrDefault(a => a.Key == "KazeCliDll")?.Value;
+            if (path is null || !File.Exists(path))
+            {
+                throw new InvalidOperationException($"kaze.dll not found at '{path}': build the solution in the same configuration first");
+            }
+
+            return Path.GetFullPath(path);
+        }
+    }
+
+    public static string SelfDll => typeof(SidecarHarnessSupport).Assembly.Location;
+
+    public static ProcessStartInfo Kaze(params string[] args)
+    {
+        var info = new ProcessStartInfo("dotnet") { UseShellExecute = false };
+        info.ArgumentList.Add(KazeDll);
+        foreach (string arg in args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        return info;
+    }
+
+    /// <summary>Resident set size of a process in bytes, from /proc/&lt;pid&gt;/status (VmRSS).</summary>
+    public static long ResidentBytes(int pid)
+    {
+        foreach (string line in File.ReadLines($"/proc/{pid}/status"))
+        {
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+            {
+                string kb = line["VmRSS:".Length..].Trim().Split(' ')[0];
+                return long.Parse(kb, CultureInfo.InvariantCulture) * 1024;
+            }
+        }
+
+        return -1;
+    }
+
+    public static double Median(List<double> values)
+    {
+        values.Sort();
+        return values.Count == 0 ? double.NaN : values[values.Count / 2];
+    }
+
+    public static string Us(double ticks) => (ticks * 1e6 / Stopwatch.Frequency).ToString("0.0", CultureInfo.InvariantCulture);
+}

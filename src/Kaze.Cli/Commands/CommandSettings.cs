@@ -1,0 +1,38 @@
+using Kaze.Sidecar.Configuration;
+using Microsoft.Extensions.Configuration;
+
+namespace Kaze.Cli.Commands;
+
+/// <summary>Loads and validates the settings for a command; prints every problem and gives exit code 2.</summary>
+internal static class CommandSettings
+{
+    /// <summary>sysexits.h EX_USAGE: the command line or configuration was wrong.</summary>
+    public const int UsageError = 2;
+
+    public static KazeSettings? Load(string command, string? configFile, List<KeyValuePair<string, string?>> flags, List<string> errors, out IConfiguration configuration)
+    {
+        KazeSettings? settings = null;
+        configuration = new ConfigurationBuilder().Build();
+        if (errors.Count == 0)
+        {
+            try
+            {
+                string? file = SettingsLoader.FindFile(configFile);
+                configuration = SettingsLoader.Build(file, flags);
+                settings = KazeSettings.Bind(configuration, out List<string> problems);
+                errors.AddRange(problems.Select(p => (file is null ? "" : file + ": ") + p));
+            }
+            catch (InvalidDataException e)
+            {
+                errors.Add(e.Message);
+            }
+        }
+
+        foreach (string error in errors)
+        {
+            StandardError.WriteLine($"kaze {command}: {error}");
+        }
+
+        return errors.Count == 0 ? settings : null;
+    }
+}

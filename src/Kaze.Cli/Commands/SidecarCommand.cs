@@ -1,0 +1,74 @@
+using System.CommandLine;
+using System.Runtime.InteropServices;
+using Kaze.Sidecar.Configuration;
+using Kaze.Sidecar.Corral;
+using Kaze.Sidecar.Hosting;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+using Serilog.Events;
+
+namespace Kaze.Cli.Commands;
+
+/// <summary><c>kaze sidecar [options]</c>: a sidecar without a host — a relay node of the mesh — until SIGTERM or SIGINT.</summary>
+internal static class SidecarCommand
+{
+    public static Command Create()
+    {
+        var flags = new SidecarFlags();
+        var sidecar = new Command("sidecar", "Run a sidecar without a host program: a relay node that routes packets between other sidecars until SIGTERM or SIGINT (exit 0). Exit codes: 69 cannot listen, 2 bad options or configuration.");
+        foreach (Option option in flags.All)
+        {
+            sidecar.Options.Add(option);
+        }
+
+        sidecar.SetAction(async (parse, ct) =>
+        {
+            var errors = new List<string>();
+            List<KeyValuePair<string, string?>> given = flags.GivenFlags(parse, errors);
+            KazeSettings? settings = CommandSettings.Load("sidecar", parse.GetValue(flags.Config), given, errors, out IConfiguration configuration);
+            if (settings is null)
+            {
+                return CommandSettings.UsageError;
+            }
+
+            KazeLogging.TryParseLevel(settings.LogLevel, out LogEventLevel level);
+            using ILoggerFactory loggers = KazeLogging.Create(level);
+            var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            using PosixSignalRegistration onTerm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.TrySetResult(); });
+            using PosixSignalRegistration onInt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.TrySetResult(); });
+            SidecarApp app;
+            try
+            {
+                app = SidecarApp.Build(settings, withHost: false, logging => logging.AddProvider(new ForwardingLoggerProvider(loggers)), configuration, BuiltInPlugins.Create(configuration));
+            }
+            catch (PluginException e)
+            {
+                StandardError.WriteLine("kaze: " + e.Message);
+                return CommandSettings.UsageError;
+            }
+
+            await using SidecarApp disposeApp = app;
+            try
+            {
+                await app.StartAsync().ConfigureAwait(false);
+            }
+            catch (CorralListenException e)
+            {
+                StandardError.WriteLine("kaze: cannot listen: " + e.Message);
+                return RunCommand.CannotListen;
+            }
+
+            SidecarLog.Serving(loggers.CreateLogger("Kaze.Sidecar"), settings.Ident.ToString(), app.Corral?.LocalEndPoint.ToString() ?? "nowhere");
+            await stop.Task.ConfigureAwait(false);
+            await app.StopAsync().ConfigureAwait(false);
+            return 0;
+        });
+        return sidecar;
+    }
+}
+
+internal static partial class SidecarLog
+{
+    [LoggerMessage(EventId = 310, Level = LogLevel.Warning, Message = "Relay sidecar {Ident} listening on {EndPoint}")]
+    public static partial void Serving(ILogger logger, string ident, string endPoint);
+}

@@ -1,0 +1,80 @@
+using System.CommandLine;
+using Kaze.Sidecar.Configuration;
+
+namespace Kaze.Cli.Commands;
+
+/// <summary>
+/// The flags `kaze run` and `kaze sidecar` share. Each maps to a setting (see SettingsCatalog);
+/// only flags actually given become a configuration layer, so a flag's default never overrides
+/// kaze.json or the environment. The help shows each default from the catalog.
+/// </summary>
+internal sealed class SidecarFlags
+{
+    public Option<string> Ident { get; } = Setting("--ident", "ident", "IDENT");
+
+    public Option<string> Listen { get; } = Setting("--listen", "listen", "HOST:PORT");
+
+    public Option<string[]> Nodes { get; } = new("--node")
+    {
+        Description = "A static peer, IDENT=HOST:PORT; repeat for more. Adds to the \"nodes\" of kaze.json.",
+        HelpName = "IDENT=HOST:PORT",
+        AllowMultipleArgumentsPerToken = false,
+        Arity = ArgumentArity.ZeroOrMore,
+    };
+
+    public Option<string> Config { get; } = new("--config")
+    {
+        Description = $"The configuration file. Default: ./{SettingsLoader.FileName} if it exists, else ~/.config/kaze/{SettingsLoader.FileName} if it exists, else none.",
+        HelpName = "FILE",
+    };
+
+    public Option<string> SecretFile { get; } = Setting("--secret-file", "secretFile", "FILE");
+
+    public Option<string> LogLevel { get; } = Setting("--log-level", "log:level", "LEVEL");
+
+    public Option<string> Metrics { get; } = Setting("--metrics", "metrics:listen", "HOST:PORT|off");
+
+    public IEnumerable<Option> All => [Ident, Listen, Nodes, Config, SecretFile, LogLevel, Metrics];
+
+    /// <summary>The configuration layer made of the flags given on the command line.</summary>
+    public List<KeyValuePair<string, string?>> GivenFlags(ParseResult parse, List<string> errors)
+    {
+        var given = new List<KeyValuePair<string, string?>>();
+        Add(parse, Ident, "ident", given);
+        Add(parse, Listen, "listen", given);
+        Add(parse, SecretFile, "secretFile", given);
+        Add(parse, LogLevel, "log:level", given);
+        Add(parse, Metrics, "metrics:listen", given);
+        foreach (string node in parse.GetValue(Nodes) ?? [])
+        {
+            int eq = node.IndexOf('=');
+            if (eq <= 0)
+            {
+                errors.Add($"--node: '{node}' is not IDENT=HOST:PORT, e.g. 0.0.0.2=127.0.0.1:7102");
+                continue;
+            }
+
+            given.Add(new("nodes:" + node[..eq], node[(eq + 1)..]));
+        }
+
+        return given;
+    }
+
+    public static void Add(ParseResult parse, Option<string> option, string path, List<KeyValuePair<string, string?>> given)
+    {
+        if (parse.GetResult(option) is { Implicit: false })
+        {
+            given.Add(new(path, parse.GetValue(option)));
+        }
+    }
+
+    public static Option<string> Setting(string name, string path, string helpName)
+    {
+        SettingInfo info = SettingsCatalog.All.First(s => s.Path == path);
+        return new Option<string>(name)
+        {
+            Description = info.Description + (info.Default is null ? "" : $" [default: {info.Default}]") + $" (setting \"{info.Path}\", env {info.EnvironmentVariable})",
+            HelpName = helpName,
+        };
+    }
+}

@@ -1,5 +1,0 @@
-namespace Kaze.Sidecar;
-
-internal static class AssemblyMarker
-{
-}

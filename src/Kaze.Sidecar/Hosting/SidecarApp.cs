@@ -1,0 +1,194 @@
+using Kaze.Plugin;
+using Kaze.Protocol;
+using Kaze.Resolver;
+using Kaze.Resolver.Static;
+using Kaze.Service;
+using Kaze.Sidecar.Configuration;
+using Kaze.Sidecar.Corral;
+using Kaze.Sidecar.Routing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Kaze.Sidecar.Hosting;
+
+/// <summary>
+/// One sidecar process composed on Microsoft.Extensions.Hosting: the node (edge, pipeline,
+/// router, tracker), the corral (TCP to other sidecars) and the resolver, started and stopped
+/// together. `kaze run` and `kaze sidecar` both build one.
+/// </summary>
+/// <remarks>
+/// Signals are kaze's business, not the host's: the default console lifetime is replaced, so
+/// SIGTERM/SIGINT do not stop the app behind the command's back.
+/// </remarks>
+public sealed class SidecarApp : IAsyncDisposable
+{
+    private readonly IHost _host;
+
+    private SidecarApp(IHost host)
+    {
+        _host = host;
+        Services = host.Services;
+        Node = host.Services.GetRequiredService<SidecarNode>();
+        Corral = host.Services.GetService<PeerCorral>();
+    }
+
+    /// <summary>The services.</summary>
+    public IServiceProvider Services { get; }
+
+    /// <summary>The node.</summary>
+    public SidecarNode Node { get; }
+
+    /// <summary>The connections to other sidecars; null when the node neither listens nor knows peers.</summary>
+    public PeerCorral? Corral { get; }
+
+    /// <summary>Composes a sidecar from validated settings.</summary>
+    /// <param name="settings">The effective settings.</param>
+    /// <param name="withHost">True for `kaze run` (a channel to a host), false for a relay.</param>
+    /// <param name="logging">Configures logging (the CLI adds its Serilog sinks).</param>
+    /// <param name="configuration">The effective configuration (plugins read their sections from it); null for none.</param>
+    /// <param name="plugins">Built-in and loaded plugins, in pipeline order (outermost first).</param>
+    /// <exception cref="PluginException">A plugin failed to configure itself; the message names it.</exception>
+    public static SidecarApp Build(KazeSettings settings, bool withHost, Action<ILoggingBuilder> logging, IConfiguration? configuration = null, IReadOnlyList<IKazePlugin>? plugins = null)
+    {
+        configuration ??= new ConfigurationBuilder().Build();
+        plugins ??= [];
+        HostApplicationBuilder builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Logging.ClearProviders();
+        // The caller's providers decide the level (kaze's --log-level); the Generic Host's own
+        // default filter (Information) would drop every Debug line of the sidecar's components.
+        builder.Logging.SetMinimumLevel(LogLevel.Trace);
+        // Start failures (channel in use, cannot listen) are the command's to report, in one line;
+        // the Generic Host would log them first, as an error with a stack trace.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
+        logging(builder.Logging);
+        builder.Services.AddSingleton(settings);
+        builder.Services.AddSingleton(configuration);
+        builder.Services.AddSingleton<IHostLifetime, CommandLifetime>();
+        builder.Services.AddSingleton(sp => new StaticResolver(StaticNodeTable.Create(settings.Nodes.Select(n => new NodeEntry(n.Ident, n.Address) { Source = "nodes" }))));
+        builder.Services.AddSingleton<IResolver>(sp => sp.GetRequiredService<StaticResolver>());
+        builder.Services.AddSingleton(sp => new SidecarNode(
+            settings.ToSidecarOptions(withHost),
+            sp.GetRequiredService<ILoggerFactory>(),
+            sp,
+            sp.GetRequiredService<IResolver>()));
+        builder.Services.AddSingleton(sp =>
+        {
+            SidecarNode node = sp.GetRequiredService<SidecarNode>();
+            var options = new CorralOptions
+            {
+                Listen = settings.Listen ?? new NodeAddress("127.0.0.1", 0),
+                Secret = settings.SecretFile is null ? null : CorralOptions.LoadSecret(settings.SecretFile),
+                HandshakeTimeout = settings.HandshakeTimeout,
+                ConnectTimeout = settings.ConnectTimeout,
+                IdleTimeout = settings.IdleTimeout,
+                ReconnectMin = settings.ReconnectMin,
+                ReconnectMax = settings.ReconnectMax,
+                MaxFrameSize = settings.MaxFrameSize,
+                MaxQueuedPackets = settings.MaxQueuedPackets,
+            };
+            return new PeerCorral(
+                options,
+                settings.Ident,
+                sp.GetRequiredService<IResolver>(),
+                (packet, from) => node.OnNetworkPacket(packet, from),
+                node.OnUndeliverable,
+                sp.GetRequiredService<ILoggerFactory>());
+        });
+        builder.Services.AddHostedService<SidecarService>();
+        var contexts = new List<(IKazePlugin Plugin, PluginContext Context)>(plugins.Count);
+        foreach (IKazePlugin plugin in plugins)
+        {
+            var context = new PluginContext(plugin.Name, PluginSection(configuration, plugin.Name), configuration, settings.Ident);
+            Guard(plugin, "configuring its services", () => plugin.ConfigureServices(context, builder.Services));
+            contexts.Add((plugin, context));
+        }
+
+        IHost host = builder.Build();
+        SidecarNode node = host.Services.GetRequiredService<SidecarNode>();
+        foreach ((IKazePlugin plugin, PluginContext context) in contexts)
+        {
+            Guard(plugin, "adding its middleware", () => plugin.ConfigurePipeline(context, node.Pipeline, host.Services));
+        }
+
+        return new SidecarApp(host);
+    }
+
+    /// <summary>A plugin's section: its own top-level section if the configuration has one (built-ins: "metrics", "rateLimits"…), else "plugins:&lt;name&gt;".</summary>
+    private static IConfiguration PluginSection(IConfiguration configuration, string name)
+    {
+        IConfigurationSection own = configuration.GetSection(name);
+        return own.Exists() ? own : configuration.GetSection("plugins:" + name);
+    }
+
+    private static void Guard(IKazePlugin plugin, string what, Action action)
+    {
+        try
+        {
+            action();
+        }
+        catch (Exception e)
+        {
+            throw new PluginException(plugin.Name, what, e);
+        }
+    }
+
+    /// <summary>Starts the node and the corral. Throws (ChannelException, CorralListenException) if either cannot start.</summary>
+    public Task StartAsync(CancellationToken cancellationToken = default) => _host.StartAsync(cancellationToken);
+
+    /// <summary>Stops the corral and the node; the channel file is deleted.</summary>
+    public Task StopAsync(CancellationToken cancellationToken = default) => _host.StopAsync(cancellationToken);
+
+    /// <inheritdoc/>
+    public async ValueTask DisposeAsync()
+    {
+        if (_host is IAsyncDisposable asyncDisposable)
+        {
+            await asyncDisposable.DisposeAsync().ConfigureAwait(false);
+        }
+        else
+        {
+            _host.Dispose();
+        }
+    }
+
+    /// <summary>Starts and stops the node and the corral with the host.</summary>
+    private sealed class SidecarService(SidecarNode node, PeerCorral corral, KazeSettings settings) : IHostedService
+    {
+        public async Task StartAsync(CancellationToken cancellationToken)
+        {
+            node.UseMesh(new CorralLink(corral));
+            node.Start();
+            if (settings.Listen is not null || settings.Nodes.Count > 0)
+            {
+                await corral.StartAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        public async Task StopAsync(CancellationToken cancellationToken)
+        {
+            await corral.DisposeAsync().ConfigureAwait(false);
+            await node.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The router's view of the corral.</summary>
+    private sealed class CorralLink(PeerCorral corral) : IMeshLink
+    {
+        public bool TrySend(Ident peer, Packet packet, out bool queueFull)
+        {
+            SendResult result = corral.TrySend(peer, packet);
+            queueFull = result == SendResult.QueueFull;
+            return result == SendResult.Queued;
+        }
+    }
+
+    /// <summary>No console lifetime: the command decides when to stop.</summary>
+    private sealed class CommandLifetime : IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}

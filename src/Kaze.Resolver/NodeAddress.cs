@@ -7,7 +7,11 @@ namespace Kaze.Resolver;
 public readonly record struct NodeAddress(string Host, int Port)
 {
     /// <summary>Parses "HOST:PORT", "IPv4:PORT" or "[IPv6]:PORT".</summary>
-    public static bool TryParse(string? text, [NotNullWhen(true)] out NodeAddress? address, out string error)
+    public static bool TryParse(string? text, [NotNullWhen(true)] out NodeAddress? address, out string error) =>
+        TryParse(text, allowPortZero: false, out address, out error);
+
+    /// <summary>Parses "HOST:PORT"; port 0 ("any free port") is accepted when <paramref name="allowPortZero"/> (listen addresses).</summary>
+    public static bool TryParse(string? text, bool allowPortZero, [NotNullWhen(true)] out NodeAddress? address, out string error)
     {
         address = null;
         error = $"'{text}' is not an address: expected HOST:PORT, e.g. 127.0.0.1:6081 or [::1]:6081";
@@ -38,9 +42,10 @@ public readonly record struct NodeAddress(string Host, int Port)
             return false;
         }
 
-        if (!int.TryParse(text.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out int port) || port is < 1 or > 65535)
+        int lowest = allowPortZero ? 0 : 1;
+        if (!int.TryParse(text.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out int port) || port < lowest || port > 65535)
         {
-            error = $"'{text}' has no valid port: expected 1-65535";
+            error = $"'{text}' has no valid port: expected {lowest}-65535";
             return false;
         }
 

@@ -17,7 +17,7 @@ internal static class ConfigCommand
         {
             CreateDump(),
             CreateCheck(),
-            new VersionOption(),
+
         };
         config.Action = new UsageCheckedAction("config", (parse, ct) =>
             Task.FromResult(UsageCheckedAction.Usage("config", ["say what to do: `kaze config dump` or `kaze config check FILE` (kaze config --help)"])));
@@ -43,7 +43,7 @@ internal static class ConfigCommand
         dump.Options.Add(grace);
         dump.Options.Add(channel);
         dump.Options.Add(ringSize);
-        dump.Options.Add(new VersionOption());
+
         dump.Action = new UsageCheckedAction("config dump", (parse, ct) =>
         {
             var errors = new List<string>();
@@ -84,7 +84,7 @@ internal static class ConfigCommand
             "Check a configuration file on its own (over the defaults; KAZE_* variables are not read): every setting's value, and keys kaze does not know. " +
             "Exit codes: 0 and \"FILE: ok\" on stdout; 2 and every problem on stderr, each with its key, its value and what is allowed. Unknown top-level keys are warnings only (plugins read their own sections).")
         {
-            file, new VersionOption(),
+            file,
         };
         check.Action = new UsageCheckedAction("config check", (parse, ct) =>
         {

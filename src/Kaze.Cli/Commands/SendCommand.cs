@@ -93,7 +93,7 @@ internal static class SendCommand
             "Send one request through a running sidecar and print the answer: its return code by name and number, source, body type, headers and body (text as it is; other bytes as base64). " +
             "Exit codes: 0 the answer is OK; 1 the answer has another return code (e.g. UNREACHABLE); 2 bad options; 3 no connection (cannot connect, handshake refused, connection lost); 4 no answer within --timeout.")
         {
-            via, to, type, body, bodyFile, timeout, from, secretFile, headers, new VersionOption(),
+            via, to, type, body, bodyFile, timeout, from, secretFile, headers,
         };
         send.Action = new UsageCheckedAction("send", async (parse, ct) =>
         {

@@ -16,7 +16,7 @@ internal sealed class SidecarFlags
 
     public Option<string[]> Nodes { get; } = new("--node")
     {
-        Description = "A static peer, IDENT=HOST:PORT; repeat for more. Adds to the \"nodes\" of kaze.json.",
+        Description = "A static peer, IDENT=HOST:PORT; repeat for more. Adds to (and for the same ident overrides) the \"nodes\" of kaze.json. [default: none] (setting \"nodes:<IDENT>\", env KAZE_NODES__<IDENT>)",
         HelpName = "IDENT=HOST:PORT",
         AllowMultipleArgumentsPerToken = false,
         Arity = ArgumentArity.ZeroOrMore,
@@ -24,7 +24,7 @@ internal sealed class SidecarFlags
 
     public Option<string> Config { get; } = new("--config")
     {
-        Description = $"The configuration file. Default: ./{SettingsLoader.FileName} if it exists, else ~/.config/kaze/{SettingsLoader.FileName} if it exists, else none.",
+        Description = $"The configuration file (JSON, comments allowed). [default: ./{SettingsLoader.FileName} if it exists, else ~/.config/kaze/{SettingsLoader.FileName} if it exists, else none]",
         HelpName = "FILE",
     };
 
@@ -73,7 +73,7 @@ internal sealed class SidecarFlags
         SettingInfo info = SettingsCatalog.All.First(s => s.Path == path);
         return new Option<string>(name)
         {
-            Description = info.Description + (info.Default is null ? "" : $" [default: {info.Default}]") + $" (setting \"{info.Path}\", env {info.EnvironmentVariable})",
+            Description = info.Description + (info.Default is null ? " [default: none]" : $" [default: {info.Default}]") + $" (setting \"{info.Path}\", env {info.EnvironmentVariable})",
             HelpName = helpName,
         };
     }

@@ -24,7 +24,7 @@ internal static class StatusCommand
             "List the kaze channels on this machine (the files /dev/shm/kaze-*): the sidecar's and the host's pid and whether each is alive, and how full each ring is (TO HOST: bytes the host has not read yet; FROM HOST: bytes the sidecar has not read yet). " +
             "A channel whose sidecar is dead is stale: the next `kaze run` removes its file. Exit codes: 0 listed (also when there is none), 2 bad options.")
         {
-            json, new VersionOption(),
+            json,
         };
         status.Action = new UsageCheckedAction("status", (parse, ct) =>
         {

@@ -16,6 +16,9 @@ public sealed record KazeSettings
     /// <summary>The listen address; null when listening is off.</summary>
     public NodeAddress? Listen { get; init; }
 
+    /// <summary>True when the listen address is the built-in default (then a port in use is a warning, not a failure: another kaze on this machine has it).</summary>
+    public bool ListenIsDefault { get; init; }
+
     /// <summary>Static peers.</summary>
     public IReadOnlyList<(Ident Ident, NodeAddress Address)> Nodes { get; init; } = [];
 
@@ -87,7 +90,7 @@ public sealed record KazeSettings
         string listenText = Get("listen");
         if (!string.Equals(listenText, "off", StringComparison.OrdinalIgnoreCase))
         {
-            if (NodeAddress.TryParse(listenText, out NodeAddress? parsed, out string listenError))
+            if (NodeAddress.TryParse(listenText, allowPortZero: true, out NodeAddress? parsed, out string listenError))
             {
                 listen = parsed;
             }
@@ -159,6 +162,7 @@ public sealed record KazeSettings
         {
             Ident = ident,
             Listen = listen,
+            ListenIsDefault = listenText == SettingsCatalog.All.First(i => i.Path == "listen").Default,
             Nodes = nodes,
             SecretFile = string.IsNullOrEmpty(secretFile) ? null : secretFile,
             ChannelName = string.IsNullOrEmpty(channelName) ? null : channelName,

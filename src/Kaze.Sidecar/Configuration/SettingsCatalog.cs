@@ -17,10 +17,10 @@ public static class SettingsCatalog
     public static IReadOnlyList<SettingInfo> All { get; } =
     [
         new("ident", "0.0.0.1", "This node's ident, a dotted quad (0.0.0.1 = 1)."),
-        new("listen", "127.0.0.1:6081", "Where this sidecar accepts other sidecars, HOST:PORT; \"off\" for none. Only loopback unless told otherwise."),
+        new("listen", "127.0.0.1:6081", "Where this sidecar accepts other sidecars, HOST:PORT (port 0: any free port); \"off\" for none. The default accepts only connections from this machine; give an outside address (e.g. 0.0.0.0:6081) to accept others. If the default port is taken (another kaze), kaze warns and runs on without accepting."),
         new("nodes", null, "Static peers: an object of ident → HOST:PORT, e.g. { \"0.0.0.2\": \"127.0.0.1:7102\" }."),
-        new("secretFile", null, "A file holding the mesh's shared secret; peers must prove they know it (HMAC-SHA256 over a random challenge). None: no authentication."),
-        new("channel:name", null, "The channel's name; its file is /dev/shm/kaze-NAME. Default: <ident>-<pid of kaze>."),
+        new("secretFile", null, "A file holding the mesh's shared secret; peers must prove they know it (HMAC-SHA256 over a random challenge). Unset: no authentication."),
+        new("channel:name", null, "The channel's name; its file is /dev/shm/kaze-NAME. Unset: <ident>-<pid of kaze>."),
         new("channel:ringSize", "1MiB", "Bytes in each ring of the channel, a power of two from 64 to 1GiB."),
         new("run:grace", "5s", "How long the host has to exit after kaze asks it to, before SIGKILL."),
         new("corral:handshakeTimeout", "5s", "A connection that has not completed its handshake by then is closed."),

@@ -152,9 +152,10 @@ public sealed class PeerCorral : IAsyncDisposable
                 listener.DualMode = true;
             }
 
-            // Lets a restarted sidecar bind while old connections on the port are in TIME_WAIT;
-            // on Linux it does not let two listeners share a port.
-            listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            // SO_REUSEADDR alone lets a restarted sidecar bind while old connections on the port
+            // are in TIME_WAIT. Not SocketOptionName.ReuseAddress: on Linux .NET maps that to
+            // SO_REUSEPORT as well, which lets a second sidecar listen on the same port.
+            listener.SetRawSocketOption(1 /* SOL_SOCKET */, 2 /* SO_REUSEADDR */, BitConverter.GetBytes(1));
             listener.Bind(new IPEndPoint(ip, address.Port));
             listener.Listen(512);
         }

@@ -154,7 +154,7 @@ public sealed class SidecarApp : IAsyncDisposable
     }
 
     /// <summary>Starts and stops the node and the corral with the host.</summary>
-    private sealed class SidecarService(SidecarNode node, PeerCorral corral, KazeSettings settings) : IHostedService
+    private sealed class SidecarService(SidecarNode node, PeerCorral corral, KazeSettings settings, ILogger<SidecarApp> logger) : IHostedService
     {
         public async Task StartAsync(CancellationToken cancellationToken)
         {
@@ -162,7 +162,17 @@ public sealed class SidecarApp : IAsyncDisposable
             node.Start();
             if (settings.Listen is not null || settings.Nodes.Count > 0)
             {
-                await corral.StartAsync(cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    await corral.StartAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch (CorralListenException e) when (settings.ListenIsDefault)
+                {
+                    // The default port is taken (another kaze on this machine): run on without
+                    // accepting peers; this sidecar can still reach others. An address given on
+                    // purpose that cannot be bound stops the start instead.
+                    HostingLog.DefaultListenBusy(logger, e.Message);
+                }
             }
         }
 
@@ -191,4 +201,10 @@ public sealed class SidecarApp : IAsyncDisposable
 
         public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
+}
+
+internal static partial class HostingLog
+{
+    [LoggerMessage(EventId = 320, Level = LogLevel.Warning, Message = "Not accepting other sidecars: {Reason} (the default port is taken, probably by another kaze; give --listen HOST:PORT, or --listen off)")]
+    public static partial void DefaultListenBusy(ILogger logger, string reason);
 }

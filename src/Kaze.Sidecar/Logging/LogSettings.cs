@@ -179,11 +179,6 @@ public sealed record LogSettings
         return level >= LogLevel.Trace;
     }
 
-    // An enum member by name only: Enum.TryParse would also take "7".
-    private static bool TryParseName<TEnum>(string text, out TEnum value)
-        where TEnum : struct, Enum =>
-        Enum.TryParse(text.Trim(), ignoreCase: true, out value) && Enum.IsDefined(value) && !char.IsAsciiDigit(text.Trim().FirstOrDefault());
-
     /// <summary>The level of <paramref name="category"/>: its longest matching prefix in <see cref="Levels"/>, else <see cref="Level"/>.</summary>
     /// <param name="category">A logger's category, e.g. "Kaze.Sidecar.Corral".</param>
     /// <returns>The least severe level written for it (<see cref="LogLevel.None"/>: nothing).</returns>
@@ -206,4 +201,9 @@ public sealed record LogSettings
 
         return level;
     }
+
+    // An enum member by name only: Enum.TryParse would also take "7".
+    private static bool TryParseName<TEnum>(string text, out TEnum value)
+        where TEnum : struct, Enum =>
+        Enum.TryParse(text.Trim(), ignoreCase: true, out value) && Enum.IsDefined(value) && !char.IsAsciiDigit(text.Trim().FirstOrDefault());
 }

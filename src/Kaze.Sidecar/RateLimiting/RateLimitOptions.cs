@@ -29,10 +29,10 @@ internal sealed record RateLimitOptions
     /// <summary>The default of <see cref="MaxPartitions"/>.</summary>
     public const int DefaultMaxPartitions = 10_000;
 
-    // Rates above this would need less than one tick of the system clock per permit.
+    // Rates above this would need less than one tick of the system clock per permit (the message says 1000000000).
     private const double MaxPermitsPerSecond = 1e9;
 
-    // Below this a bucket would take more than ~11 days to refill one permit: a mistake.
+    // Below this a bucket would take more than ~11 days to refill one permit: a mistake (the message says 0.000001).
     private const double MinPermitsPerSecond = 0.000_001;
 
     private const long MaxBurst = 1_000_000_000;
@@ -185,7 +185,7 @@ internal sealed record RateLimitOptions
         else if (!double.TryParse(permitsText, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out permits)
             || permits < MinPermitsPerSecond || permits > MaxPermitsPerSecond)
         {
-            problems.Add($"{section.Path}:permitsPerSecond: '{permitsText}' is not a number from {MinPermitsPerSecond.ToString(CultureInfo.InvariantCulture)} to {MaxPermitsPerSecond.ToString("0", CultureInfo.InvariantCulture)}");
+            problems.Add($"{section.Path}:permitsPerSecond: '{permitsText}' is not a number from 0.000001 to 1000000000");
         }
 
         long burst = Math.Max(1, (long)Math.Ceiling(permits));

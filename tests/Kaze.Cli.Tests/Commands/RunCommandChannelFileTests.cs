@@ -16,7 +16,7 @@ public sealed class RunCommandChannelFileTests : IDisposable
         string channel = _runs.NewChannel();
         KazeProcess kaze = _runs.RunSh(channel, [], """test -f "/dev/shm/kaze-$KAZE_CHANNEL" && echo present""");
 
-        int code = await kaze.WaitForExitAsync("kaze run with a child that looks for the channel file");
+        int code = await kaze.WaitForExitAndOutputAsync("kaze run with a child that looks for the channel file");
 
         Assert.True(code == 0, kaze.Describe());
         Assert.Equal(["present"], kaze.Stdout.Lines);
@@ -37,7 +37,7 @@ public sealed class RunCommandChannelFileTests : IDisposable
         Assert.True(File.Exists(KazeRuns.ChannelPath(channel)), "the channel file is there while the host runs");
 
         kaze.Signal(Posix.SIGTERM);
-        int code = await kaze.WaitForExitAsync("kaze to exit after SIGTERM");
+        int code = await kaze.WaitForExitAndOutputAsync("kaze to exit after SIGTERM");
 
         Assert.True(code == 0, kaze.Describe());
         KazeRuns.AssertChannelGone(channel, "after SIGTERM to kaze");
@@ -52,7 +52,7 @@ public sealed class RunCommandChannelFileTests : IDisposable
         Assert.True(File.Exists(KazeRuns.ChannelPath(channel)), "the channel file is there while the host runs");
 
         Posix.Kill(child, Posix.SIGKILL);
-        int code = await kaze.WaitForExitAsync("kaze to exit after its child was SIGKILLed");
+        int code = await kaze.WaitForExitAndOutputAsync("kaze to exit after its child was SIGKILLed");
 
         Assert.True(code == 128 + Posix.SIGKILL, $"expected 137, got {code}\n{kaze.Describe()}");
         KazeRuns.AssertChannelGone(channel, "after the child was SIGKILLed");
@@ -86,10 +86,11 @@ public sealed class RunCommandStaleChannelTests : IDisposable
         // The host outlives its sidecar; it is not what makes the file stale, but it must not linger.
         Assert.True(Posix.IsRunning(orphan), "the orphaned child runs on after its kaze was SIGKILLed");
         Posix.Kill(orphan, Posix.SIGKILL);
+        await killed.WaitForExitAndOutputAsync("the orphaned child to die (the end of the streams it inherited)");
 
         string next = _runs.NewChannel();
         KazeProcess kaze = _runs.Run(next, ["--log-level", "info"], "true");
-        int code = await kaze.WaitForExitAsync("the next kaze run to exit");
+        int code = await kaze.WaitForExitAndOutputAsync("the next kaze run to exit");
 
         Assert.True(code == 0, kaze.Describe());
         Assert.False(File.Exists(stalePath), $"{stalePath} was left by a dead kaze and should have been removed by the next kaze run\n{kaze.Describe()}");

@@ -80,7 +80,7 @@ public sealed class RunCommandErrorTests : IDisposable
         Assert.False(owner.HasExited, "the first kaze runs on");
 
         owner.Signal(Posix.SIGTERM);
-        int ownerCode = await owner.WaitForExitAsync("the first kaze to exit after SIGTERM");
+        int ownerCode = await owner.WaitForExitAndOutputAsync("the first kaze to exit after SIGTERM");
         Assert.True(ownerCode == 128 + Posix.SIGTERM, $"expected 143 (sleep ends on the forwarded SIGTERM), got {ownerCode}\n{owner.Describe()}");
         KazeRuns.AssertChannelGone(channel, "after the first kaze exited");
     }
@@ -142,7 +142,7 @@ public sealed class RunCommandErrorTests : IDisposable
         string channel = _runs.NewChannel();
         KazeProcess kaze = _runs.RunEcho(channel, ["--log-level", "debug"], "call", "0.0.0.9", "1");
 
-        int code = await kaze.WaitForExitAsync("Kaze.Echo to call an unknown node once");
+        int code = await kaze.WaitForExitAndOutputAsync("Kaze.Echo to call an unknown node once");
 
         Assert.True(code == 1, $"expected Kaze.Echo's 1 (the call failed), got {code}\n{kaze.Describe()}");
         // The router's SidecarLog.Unreachable, a Debug event: "No route to 0.0.0.9 (...) for echo; answered UNREACHABLE".

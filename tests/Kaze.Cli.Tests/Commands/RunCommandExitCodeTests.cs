@@ -20,7 +20,7 @@ public sealed class RunCommandExitCodeTests : IDisposable
         string channel = _runs.NewChannel();
         KazeProcess kaze = _runs.RunSh(channel, [], script);
 
-        int code = await kaze.WaitForExitAsync($"kaze run -- sh -c '{script}' to exit");
+        int code = await kaze.WaitForExitAndOutputAsync($"kaze run -- sh -c '{script}' to exit");
 
         Assert.True(code == expected, $"expected exit code {expected}, got {code}\n{kaze.Describe()}");
         KazeRuns.AssertChannelGone(channel, $"after kaze exited with {code}");

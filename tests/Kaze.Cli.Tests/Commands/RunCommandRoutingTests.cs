@@ -26,7 +26,7 @@ public sealed partial class RunCommandRoutingTests(ITestOutputHelper output) : I
         string channel = _runs.NewChannel();
         KazeProcess kaze = _runs.RunEcho(channel, ["--ident", "0.0.0.1"], "call", "0.0.0.1", "1000", "--pipeline", pipeline.ToString(CultureInfo.InvariantCulture));
 
-        int code = await kaze.WaitForExitAsync($"Kaze.Echo to call itself 1000 times, {pipeline} in flight");
+        int code = await kaze.WaitForExitAndOutputAsync($"Kaze.Echo to call itself 1000 times, {pipeline} in flight");
 
         Assert.True(code == 0, $"expected 0, got {code}\n{kaze.Describe()}");
         Assert.Contains(kaze.Stdout.Lines, l => l.StartsWith("1000 calls to 0.0.0.1, ", StringComparison.Ordinal) && l.Contains(": 1000 ok in ", StringComparison.Ordinal));
@@ -46,7 +46,7 @@ public sealed partial class RunCommandRoutingTests(ITestOutputHelper output) : I
         string channel = _runs.NewChannel();
         KazeProcess kaze = _runs.RunEcho(channel, ["--ident", "0.0.0.1"], "call", "0.0.0.9", "3", "--timeout", "10000");
 
-        int code = await kaze.WaitForExitAsync("Kaze.Echo to call an unknown node 3 times", TimeSpan.FromSeconds(3 * CallTimeoutSeconds + 10));
+        int code = await kaze.WaitForExitAndOutputAsync("Kaze.Echo to call an unknown node 3 times", TimeSpan.FromSeconds(3 * CallTimeoutSeconds + 10));
 
         Assert.True(code == 1, $"expected Kaze.Echo's 1 (calls failed), got {code}\n{kaze.Describe()}");
         Assert.Contains("Kaze.Echo: 3 of 3 calls failed: 3 Unreachable", kaze.Stderr.Lines);
@@ -64,7 +64,7 @@ public sealed partial class RunCommandRoutingTests(ITestOutputHelper output) : I
         string channel = _runs.NewChannel();
         KazeProcess kaze = _runs.RunTestHost(channel, [], "hang", "300");
 
-        int code = await kaze.WaitForExitAsync("Kaze.TestHost hang to call its handler that never answers");
+        int code = await kaze.WaitForExitAndOutputAsync("Kaze.TestHost hang to call its handler that never answers");
 
         Assert.True(code == 0, $"expected 0, got {code}\n{kaze.Describe()}");
         string hang = Assert.Single(kaze.Stdout.Lines, l => l.StartsWith("hang ", StringComparison.Ordinal));
@@ -88,7 +88,7 @@ public sealed partial class RunCommandRoutingTests(ITestOutputHelper output) : I
         string channel = _runs.NewChannel();
         KazeProcess kaze = _runs.RunTestHost(channel, ["--ident", "0.0.0.3"], "raw-timeout", "300");
 
-        int code = await kaze.WaitForExitAsync("Kaze.TestHost raw-timeout to get the sidecar's TIMEOUT and its fence response");
+        int code = await kaze.WaitForExitAndOutputAsync("Kaze.TestHost raw-timeout to get the sidecar's TIMEOUT and its fence response");
 
         Assert.True(code == 0, $"expected 0, got {code}\n{kaze.Describe()}");
         string answer = Assert.Single(kaze.Stdout.Lines, l => l.StartsWith("timeout-answer ", StringComparison.Ordinal));
@@ -123,7 +123,7 @@ public sealed class RunCommandMalformedPacketTests : IDisposable
         string channel = _runs.NewChannel();
         KazeProcess kaze = _runs.RunTestHost(channel, ["--log-level", "warn"], "garbage");
 
-        int code = await kaze.WaitForExitAsync("Kaze.TestHost garbage to get the answer to its valid request");
+        int code = await kaze.WaitForExitAndOutputAsync("Kaze.TestHost garbage to get the answer to its valid request");
 
         Assert.True(code == 0, $"expected 0, got {code}\n{kaze.Describe()}");
         Assert.Contains("valid-request answered=true code=Ok", kaze.Stdout.Lines);

@@ -32,7 +32,7 @@ public sealed class RunCommandSignalTests(ITestOutputHelper output) : IDisposabl
         await _runs.WaitForReadyChildAsync(kaze, "the child to install its TERM trap");
 
         kaze.Signal(Posix.SIGTERM);
-        int code = await kaze.WaitForExitAsync("kaze to exit after SIGTERM (the child traps it and exits 7)", WellBeforeGrace);
+        int code = await kaze.WaitForExitAndOutputAsync("kaze to exit after SIGTERM (the child traps it and exits 7)", WellBeforeGrace);
 
         Assert.True(code == 7, $"expected the child's 7, got {code}\n{kaze.Describe()}");
         Assert.Contains("got-term", kaze.Stdout.Lines);
@@ -48,7 +48,7 @@ public sealed class RunCommandSignalTests(ITestOutputHelper output) : IDisposabl
 
         var stopwatch = Stopwatch.StartNew();
         kaze.Signal(Posix.SIGTERM);
-        int code = await kaze.WaitForExitAsync("kaze to exit after SIGTERM with Kaze.Echo serve as its host", WellBeforeGrace);
+        int code = await kaze.WaitForExitAndOutputAsync("kaze to exit after SIGTERM with Kaze.Echo serve as its host", WellBeforeGrace);
 
         output.WriteLine($"SIGTERM to exit with Kaze.Echo serve: {stopwatch.Elapsed.TotalMilliseconds:0} ms (grace {LongGrace})");
         Assert.True(code == 0, $"expected 0 from Kaze.Echo serve, got {code}\n{kaze.Describe()}");
@@ -72,7 +72,7 @@ public sealed class RunCommandSignalTests(ITestOutputHelper output) : IDisposabl
 
         var stopwatch = Stopwatch.StartNew();
         kaze.Signal(signal);
-        int code = await kaze.WaitForExitAsync($"kaze to exit after {name} (the host exits only on kaze.exit)", WellBeforeGrace);
+        int code = await kaze.WaitForExitAndOutputAsync($"kaze to exit after {name} (the host exits only on kaze.exit)", WellBeforeGrace);
         output.WriteLine($"{name} to exit through kaze.exit: {stopwatch.Elapsed.TotalMilliseconds:0} ms (grace {LongGrace})");
 
         Assert.True(code == 0, $"expected 0 (the host saw kaze.exit), got {code} after {name}\n{kaze.Describe()}");
@@ -104,7 +104,7 @@ public sealed class RunCommandGraceTests(ITestOutputHelper output) : IDisposable
 
         var stopwatch = Stopwatch.StartNew();
         kaze.Signal(Posix.SIGTERM);
-        int code = await kaze.WaitForExitAsync("kaze to SIGKILL a child that ignores SIGTERM, after --grace 500ms", TimeSpan.FromSeconds(10));
+        int code = await kaze.WaitForExitAndOutputAsync("kaze to SIGKILL a child that ignores SIGTERM, after --grace 500ms", TimeSpan.FromSeconds(10));
         TimeSpan took = stopwatch.Elapsed;
         output.WriteLine($"SIGTERM to exit with a child that ignores it, --grace 500ms: {took.TotalMilliseconds:0} ms");
 

@@ -86,7 +86,11 @@ internal sealed class KazeProcess : IDisposable
         }
     }
 
-    /// <summary>Waits for kaze to exit and returns its exit code (128+N when signal N ended it).</summary>
+    /// <summary>
+    /// Waits for kaze to exit and returns its exit code (128+N when signal N ended it). Its last
+    /// lines may still be on their way: read <see cref="Stdout"/> and <see cref="Stderr"/> after
+    /// <see cref="WaitForExitAndOutputAsync"/>, unless a child that outlives kaze holds the streams.
+    /// </summary>
     public async Task<int> WaitForExitAsync(string what, TimeSpan? timeout = null)
     {
         await _process.WaitForExitAsync().Within(what, timeout, Describe);

@@ -42,11 +42,11 @@ internal sealed class KazeRuns : IDisposable
     }
 
     /// <summary>
-    /// <c>kaze run --listen off --channel CHANNEL [options] -- command...</c>: no TCP port, so tests
-    /// can run in parallel.
+    /// <c>kaze run --listen off --metrics off --channel CHANNEL [options] -- command...</c>: no TCP
+    /// port (neither the mesh's nor the metrics'), so tests can run in parallel.
     /// </summary>
     public KazeProcess Run(string channel, IReadOnlyList<string> options, params string[] command) =>
-        Start(["run", "--listen", "off", "--channel", channel, .. options, "--", .. command]);
+        Start(["run", "--listen", "off", "--metrics", "off", "--channel", channel, .. options, "--", .. command]);
 
     /// <summary><c>kaze run ... -- sh -c SCRIPT</c>.</summary>
     public KazeProcess RunSh(string channel, IReadOnlyList<string> options, string script) =>

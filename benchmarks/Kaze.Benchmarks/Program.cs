@@ -6,7 +6,7 @@ namespace Kaze.Benchmarks;
 /// <summary>
 /// <c>channel [--json FILE] [--messages N] [--seconds S] [--only LIST]</c> runs the two-process
 /// channel harness; <c>channel-peer ...</c> is that harness re-launching itself as the other
-/// process; <c>local</c> measures calls through a real `kaze run`; anything else goes to BenchmarkDotNet.
+/// process; <c>local</c> and <c>mesh</c> measure calls through real `kaze run` sidecars; anything else goes to BenchmarkDotNet.
 /// </summary>
 internal static class Program
 {
@@ -30,6 +30,21 @@ internal static class Program
         if (args.Length > 0 && args[0] == Sidecar.LocalHarness.HostCommand)
         {
             return Sidecar.LocalHarness.Host(args[1..]);
+        }
+
+        if (args.Length > 0 && args[0] == Sidecar.MeshHarness.Command)
+        {
+            return Sidecar.MeshHarness.Run(args[1..]);
+        }
+
+        if (args.Length > 0 && args[0] == Sidecar.MeshHarness.CallerCommand)
+        {
+            return Sidecar.MeshHarness.Caller(args[1..]);
+        }
+
+        if (args.Length > 0 && args[0] == Sidecar.MeshHarness.ServerCommand)
+        {
+            return Sidecar.MeshHarness.Server();
         }
 
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

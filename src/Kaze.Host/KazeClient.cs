@@ -26,8 +26,8 @@ namespace Kaze.Host;
 /// <para>
 /// Writes go straight into the ring when it has room. When it is full they are queued and a
 /// drainer thread moves them in, in order; the reader thread never waits for ring space (a host
-/// and a sidecar that both waited on a full ring would deadlock). <see cref="SendAsync"/> and
-/// <see cref="CallAsync"/> wait only when the queue is at <see cref="KazeClientOptions.MaxQueuedPackets"/>.
+/// and a sidecar that both waited on a full ring would deadlock). <c>SendAsync</c> and
+/// <c>CallAsync</c> wait only when the queue is at <see cref="KazeClientOptions.MaxQueuedPackets"/>.
 /// </para>
 /// <para>
 /// Outcomes are values: a call completes with a <see cref="KazeResponse"/> whose
@@ -204,10 +204,28 @@ public sealed class KazeClient : IDisposable, IAsyncDisposable
     /// <exception cref="ArgumentException">The packet is larger than <see cref="MaxPacketSize"/>.</exception>
     /// <exception cref="ObjectDisposedException">Disposed.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired while waiting for queue space.</exception>
-    public ValueTask<bool> SendAsync(Ident destination, string bodyType, ReadOnlyMemory<byte> body, IReadOnlyDictionary<string, ByteString>? headers = null, CancellationToken cancellationToken = default)
+    public ValueTask<bool> SendAsync(Ident destination, string bodyType, ReadOnlyMemory<byte> body, IReadOnlyDictionary<string, ByteString>? headers = null, CancellationToken cancellationToken = default) =>
+        SendAsync(KazeRoute.Node(destination), bodyType, body, headers, cancellationToken);
+
+    /// <summary>Sends a notify along <paramref name="route"/>: one node, a random node of a group, every node of a group, or a list of nodes.</summary>
+    /// <param name="route">Where the notify goes (see <see cref="KazeRoute"/>); a broadcast never comes back to this host.</param>
+    /// <param name="bodyType">What the body is.</param>
+    /// <param name="body">The body; copied before this returns or completes.</param>
+    /// <param name="headers">Headers to attach, or null.</param>
+    /// <param name="cancellationToken">Ends a wait for queue space.</param>
+    /// <returns>
+    /// True when the packet is in the ring or queued for it (delivery is not confirmed: a notify has no
+    /// response, and a notify the sidecar cannot route is dropped); false when the channel has ended.
+    /// Completes synchronously unless the send queue is full.
+    /// </returns>
+    /// <exception cref="ArgumentException">The packet is larger than <see cref="MaxPacketSize"/>.</exception>
+    /// <exception cref="ObjectDisposedException">Disposed.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired while waiting for queue space.</exception>
+    public ValueTask<bool> SendAsync(KazeRoute route, string bodyType, ReadOnlyMemory<byte> body, IReadOnlyDictionary<string, ByteString>? headers = null, CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
-        Hdr header = Hdr.CreateNotify(destination, bodyType);
+        Hdr header = Hdr.CreateNotify(Ident.Any, bodyType);
+        route.ApplyTo(header);
         AddHeaders(header, headers);
         int size = CheckedSize(header, body.Length);
         return _sender.TryWrite(header, body.Span, size, bypassLimit: false) switch
@@ -233,7 +251,29 @@ public sealed class KazeClient : IDisposable, IAsyncDisposable
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout"/> is under 1 ms or over <see cref="uint.MaxValue"/> ms.</exception>
     /// <exception cref="InvalidOperationException">The client is not started (no reader would see the response).</exception>
     /// <exception cref="ObjectDisposedException">Disposed.</exception>
-    public ValueTask<KazeResponse> CallAsync(Ident destination, string bodyType, ReadOnlyMemory<byte> body, TimeSpan? timeout = null, IReadOnlyDictionary<string, ByteString>? headers = null, CancellationToken cancellationToken = default)
+    public ValueTask<KazeResponse> CallAsync(Ident destination, string bodyType, ReadOnlyMemory<byte> body, TimeSpan? timeout = null, IReadOnlyDictionary<string, ByteString>? headers = null, CancellationToken cancellationToken = default) =>
+        CallAsync(KazeRoute.Node(destination), bodyType, body, timeout, headers, cancellationToken);
+
+    /// <summary>
+    /// Calls along <paramref name="route"/>: sends a request and waits for one response, up to
+    /// <paramref name="timeout"/>. Never throws for the call's outcome (see <see cref="KazeResponse"/>).
+    /// </summary>
+    /// <param name="route">
+    /// Where the request goes (see <see cref="KazeRoute"/>). A random route is answered by the node
+    /// picked; a broadcast or multicast by the first node to answer (<see cref="KazeResponse.Source"/>
+    /// says which), the other answers are dropped.
+    /// </param>
+    /// <param name="bodyType">What the body is.</param>
+    /// <param name="body">The body; copied before this returns or completes.</param>
+    /// <param name="timeout">How long to wait; null for <see cref="KazeClientOptions.DefaultCallTimeout"/>. Sent to the callee too.</param>
+    /// <param name="headers">Headers to attach, or null.</param>
+    /// <param name="cancellationToken">Abandons the call: the task throws <see cref="OperationCanceledException"/> and a later response is dropped.</param>
+    /// <returns>The response, or a local <see cref="RetCode.Timeout"/> / <see cref="RetCode.Unreachable"/>. Await it once.</returns>
+    /// <exception cref="ArgumentException">The packet is larger than <see cref="MaxPacketSize"/>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout"/> is under 1 ms or over <see cref="uint.MaxValue"/> ms.</exception>
+    /// <exception cref="InvalidOperationException">The client is not started (no reader would see the response).</exception>
+    /// <exception cref="ObjectDisposedException">Disposed.</exception>
+    public ValueTask<KazeResponse> CallAsync(KazeRoute route, string bodyType, ReadOnlyMemory<byte> body, TimeSpan? timeout = null, IReadOnlyDictionary<string, ByteString>? headers = null, CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         if (_started == 0)
@@ -266,7 +306,8 @@ public sealed class KazeClient : IDisposable, IAsyncDisposable
         int size;
         try
         {
-            header = Hdr.CreateRequest(destination, bodyType, call.Sequence, timeoutMs);
+            header = Hdr.CreateRequest(Ident.Any, bodyType, call.Sequence, timeoutMs);
+            route.ApplyTo(header);
             AddHeaders(header, headers);
             size = CheckedSize(header, body.Length);
         }

@@ -13,7 +13,7 @@ public sealed class KazeClientOptions
 
     /// <summary>
     /// Outgoing packets that may wait for ring space (the sidecar reads too slowly) before
-    /// <see cref="KazeClient.SendAsync"/> and <see cref="KazeClient.CallAsync"/> wait for the queue
+    /// <c>KazeClient.SendAsync</c> and <c>KazeClient.CallAsync</c> wait for the queue
     /// to shrink. Responses from handlers are never held back (the reader thread never waits), so
     /// the queue can exceed this by the requests in flight. Default 4,096.
     /// </summary>

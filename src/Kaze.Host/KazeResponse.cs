@@ -4,7 +4,7 @@ using Kaze.Protocol;
 
 namespace Kaze.Host;
 
-/// <summary>The outcome of <see cref="KazeClient.CallAsync"/>: the callee's response, or a failure decided locally.</summary>
+/// <summary>The outcome of <c>KazeClient.CallAsync</c> (either overload): the callee's response, or a failure decided locally.</summary>
 /// <remarks>
 /// Failures are values: <see cref="RetCode.Timeout"/> when no response arrived in time,
 /// <see cref="RetCode.Unreachable"/> when the sidecar (or a node behind it) could not deliver the

@@ -70,8 +70,7 @@ internal static class RunCommand
                 return CommandSettings.UsageError;
             }
 
-            KazeLogging.TryParseLevel(settings.LogLevel, out LogEventLevel level);
-            return await RunAsync(settings, configuration, argv[0], argv[1..], level).ConfigureAwait(false);
+            return await RunAsync(settings, configuration, argv[0], argv[1..]).ConfigureAwait(false);
         });
         return run;
     }
@@ -90,9 +89,9 @@ internal static class RunCommand
         return false;
     }
 
-    internal static async Task<int> RunAsync(KazeSettings settings, IConfiguration configuration, string command, string[] arguments, LogEventLevel level)
+    internal static async Task<int> RunAsync(KazeSettings settings, IConfiguration configuration, string command, string[] arguments)
     {
-        using ILoggerFactory loggers = KazeLogging.Create(level);
+        using ILoggerFactory loggers = KazeLogging.Create(settings.Log);
         ILogger logger = loggers.CreateLogger("Kaze.Run");
         foreach (string stale in ChannelInfo.RemoveStale())
         {

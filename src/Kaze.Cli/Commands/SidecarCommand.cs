@@ -31,8 +31,7 @@ internal static class SidecarCommand
                 return CommandSettings.UsageError;
             }
 
-            KazeLogging.TryParseLevel(settings.LogLevel, out LogEventLevel level);
-            using ILoggerFactory loggers = KazeLogging.Create(level);
+            using ILoggerFactory loggers = KazeLogging.Create(settings.Log);
             var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             using PosixSignalRegistration onTerm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.TrySetResult(); });
             using PosixSignalRegistration onInt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.TrySetResult(); });

@@ -4,7 +4,7 @@ namespace Kaze.Host.Calls;
 
 /// <summary>
 /// One call waiting for its response: the awaitable behind the <see cref="ValueTask{TResult}"/> that
-/// <see cref="KazeClient.CallAsync"/> returns. Pooled: it goes back to <see cref="PendingCallTable"/>
+/// <c>KazeClient.CallAsync</c> returns. Pooled: it goes back to <see cref="PendingCallTable"/>
 /// once the caller has its result, so a call allocates no task.
 /// </summary>
 /// <remarks>

@@ -77,24 +77,26 @@ public sealed class CorralOptions
         byte[] bytes;
         try
         {
-            var info = new FileInfo(path);
-            if (!info.Exists)
-            {
-                throw new InvalidOperationException($"The secret file '{path}' does not exist.");
-            }
-
-            if ((info.UnixFileMode & UnixFileMode.OtherRead) != 0)
+            // One open, then checks on the opened file: a symlink (as in a Kubernetes secret
+            // volume) is judged by its target, and nothing can swap the file in between.
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+            if ((File.GetUnixFileMode(stream.SafeFileHandle) & UnixFileMode.OtherRead) != 0)
             {
                 throw new InvalidOperationException(
                     $"The secret file '{path}' can be read by every user; restrict it (chmod 600, or defaultMode 0400 for a Kubernetes secret volume).");
             }
 
-            if (info.Length > MaxSecretFileSize)
+            if (stream.Length > MaxSecretFileSize)
             {
-                throw new InvalidOperationException($"The secret file '{path}' has {info.Length} bytes; a secret file has at most {MaxSecretFileSize}.");
+                throw new InvalidOperationException($"The secret file '{path}' has {stream.Length} bytes; a secret file has at most {MaxSecretFileSize}.");
             }
 
-            bytes = File.ReadAllBytes(path);
+            bytes = new byte[stream.Length];
+            stream.ReadExactly(bytes);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new InvalidOperationException($"The secret file '{path}' does not exist.", e);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

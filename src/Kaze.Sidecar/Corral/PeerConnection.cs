@@ -80,7 +80,7 @@ internal sealed class PeerConnection
         _socket = socket;
         Direction = direction;
         _dialledFor = dialledFor;
-        RemoteEndPoint = socket.RemoteEndPoint as IPEndPoint;
+        RemoteEndPoint = RemoteOf(socket);
         _stream = new NetworkStream(socket, ownsSocket: false);
         _input = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 64 * 1024, minimumReadSize: 4096, leaveOpen: true));
         _lastActivity = Environment.TickCount64;
@@ -152,6 +152,7 @@ internal sealed class PeerConnection
     /// </summary>
     public void RequestClose(CloseKind kind, string reason)
     {
+        // The failure argument counts only for CloseKind.Failure, which callers here never pass.
         if (!TryEnd(kind, ConnectionFailure.Duplicate, reason))
         {
             return;
@@ -614,6 +615,22 @@ internal sealed class PeerConnection
         await _stream.DisposeAsync().ConfigureAwait(false);
         _abort.Dispose();
         _corral.Forget(this);
+    }
+
+    private static IPEndPoint? RemoteOf(Socket socket)
+    {
+        try
+        {
+            // A dual-mode socket reports an IPv4 peer as ::ffff:a.b.c.d; logs show a.b.c.d.
+            return socket.RemoteEndPoint is IPEndPoint { Address.IsIPv4MappedToIPv6: true } mapped
+                ? new IPEndPoint(mapped.Address.MapToIPv4(), mapped.Port)
+                : socket.RemoteEndPoint as IPEndPoint;
+        }
+        catch (SocketException)
+        {
+            // Reset before we looked: the connection fails on its first read.
+            return null;
+        }
     }
 
     private void CountIn(long bytes, PeerSession? session)

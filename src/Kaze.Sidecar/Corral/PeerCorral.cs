@@ -375,7 +375,14 @@ public sealed class PeerCorral : IAsyncDisposable
             }
 
             Interlocked.Increment(ref Counters.Accepted);
-            socket.NoDelay = true;
+            try
+            {
+                socket.NoDelay = true;
+            }
+            catch (SocketException)
+            {
+                // Already reset by the peer: the connection fails on its first read.
+            }
             var connection = new PeerConnection(this, socket, ConnectionDirection.Inbound, dialledFor: null);
             _connections.TryAdd(connection, 0);
             if (_disposed)

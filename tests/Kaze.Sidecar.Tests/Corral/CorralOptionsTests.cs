@@ -104,6 +104,18 @@ public sealed class CorralOptionsTests
     }
 
     [Fact]
+    public void LoadSecret_SymlinkToPrivateFile_ReadsTheTarget()
+    {
+        // As a Kubernetes secret volume lays it out: the name is a symlink (mode 0777) to the data.
+        using var dir = new TempDirectory();
+        string target = dir.WriteFile("data", "s3cret\n", OwnerOnly);
+        string link = dir.File("secret");
+        File.CreateSymbolicLink(link, target);
+
+        Assert.Equal("s3cret"u8.ToArray(), CorralOptions.LoadSecret(link));
+    }
+
+    [Fact]
     public void LoadSecret_MissingFile_RefusedNamingTheFile()
     {
         using var dir = new TempDirectory();

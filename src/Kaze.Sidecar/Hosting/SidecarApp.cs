@@ -189,7 +189,8 @@ public sealed class SidecarApp : IAsyncDisposable
         public bool TrySend(Ident peer, Packet packet, out bool queueFull)
         {
             SendResult result = corral.TrySend(peer, packet);
-            queueFull = result == SendResult.QueueFull;
+            // A full queue and a frame over the limit are both "a limit was hit": RESOURCE_EXHAUSTED.
+            queueFull = result is SendResult.QueueFull or SendResult.TooLarge;
             return result == SendResult.Queued;
         }
     }

@@ -40,12 +40,15 @@ public sealed unsafe class ShmChannel : IDisposable
     private int _disposed;
     // Blocking waits in progress; Dispose waits for them to leave before unmapping.
     private int _activeWaits;
+    // Wakes this side's waiters the moment the peer process dies.
+    private readonly Waiting.PeerMonitor _peerMonitor;
 
     private ShmChannel(string name, string path, ChannelSide side, MemoryMappedFile file, MemoryMappedViewAccessor view)
     {
         Name = name;
         FilePath = path;
         Side = side;
+        _peerMonitor = new Waiting.PeerMonitor(this);
         _file = file;
         _view = view;
         byte* p = null;
@@ -251,6 +254,11 @@ public sealed unsafe class ShmChannel : IDisposable
             return true;
         }
 
+        if (_peerMonitor.IsDead(pid))
+        {
+            return false;
+        }
+
         ulong start = Volatile.Read(ref *_peerStartTime);
         if (ProcessIdentity.IsAlive(pid, start))
         {
@@ -290,6 +298,7 @@ public sealed unsafe class ShmChannel : IDisposable
             return;
         }
 
+        _peerMonitor.Stop();
         Writer.StopWorker();
         Reader.StopWorker();
         SpinWait spin = default;
@@ -316,6 +325,28 @@ public sealed unsafe class ShmChannel : IDisposable
         _closed || _disposed != 0 || Volatile.Read(ref *_peerState) == StateClosed ? ChannelStatus.Closed : ChannelStatus.Ok;
 
     internal bool IsDisposed => _disposed != 0;
+
+    /// <summary>Makes sure the peer process is watched (a pidfd poll); called before a wait sleeps.</summary>
+    internal void WatchPeer()
+    {
+        if (_disposed == 0)
+        {
+            _peerMonitor.Watch(Volatile.Read(ref *_peerPid));
+        }
+    }
+
+    /// <summary>True once the watcher saw the current peer process die: no /proc read needed.</summary>
+    internal bool IsPeerKnownDead => _disposed == 0 && _peerMonitor.IsDead(Volatile.Read(ref *_peerPid));
+
+    /// <summary>Wakes this process's waiters on both rings (the peer died).</summary>
+    internal void WakeOwnWaiters()
+    {
+        if (_disposed == 0)
+        {
+            Writer.Wake();
+            Reader.Wake();
+        }
+    }
 
     internal bool EnterWait()
     {

@@ -15,7 +15,7 @@ internal sealed class Node(KazeClient client, MarkBook marks)
     /// <summary>Recorded at once like <see cref="MarkBodyType"/>, answered after <see cref="SlowMarkDelay"/>: a member slower than a failure.</summary>
     public const string SlowMarkBodyType = "mark-slow";
 
-    public static readonly TimeSpan SlowMarkDelay = TimeSpan.FromMilliseconds(300);
+    public static readonly TimeSpan SlowMarkDelay = TimeSpan.FromSeconds(1);
 
     private readonly ConcurrentDictionary<string, Traffic> _traffic = new(StringComparer.Ordinal);
 

@@ -9,7 +9,9 @@ public sealed class RetCodeTests
         Assert.Equal(1u, (uint)RetCode.Unreachable);
         Assert.Equal(2u, (uint)RetCode.Timeout);
         Assert.Equal(3u, (uint)RetCode.ResourceExhausted);
-        Assert.Equal(4, Enum.GetValues<RetCode>().Length);
+        Assert.Equal(4u, (uint)RetCode.NoHandler);
+        Assert.Equal(5u, (uint)RetCode.HandlerFailed);
+        Assert.Equal(6, Enum.GetValues<RetCode>().Length);
     }
 
     [Fact]

@@ -31,4 +31,23 @@ internal static unsafe partial class LibC
 
     [LibraryImport(Lib, EntryPoint = "kill", SetLastError = true)]
     public static partial int Kill(int pid, int signal);
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short Revents;
+    }
+
+    public const short POLLIN = 1;
+
+    [LibraryImport(Lib, EntryPoint = "poll", SetLastError = true)]
+    public static partial int Poll(PollFd* fds, nuint count, int timeoutMs);
+
+    [LibraryImport(Lib, EntryPoint = "close", SetLastError = true)]
+    public static partial int Close(int fd);
+
+    /// <summary>pidfd_open(2): a descriptor that becomes readable when the process exits (Linux 5.3+); -1 if unavailable.</summary>
+    public static int PidFdOpen(int pid) => (int)Syscall(434, (int*)(nint)pid, 0, 0, null, null, 0);
 }

@@ -155,6 +155,7 @@ internal sealed unsafe class RingWaiter
             : default;
         try
         {
+            _channel.WatchPeer();
             long lastLiveness = Stopwatch.GetTimestamp();
             bool slept = false;
             while (true)
@@ -178,6 +179,11 @@ internal sealed unsafe class RingWaiter
                 if (ct.IsCancellationRequested)
                 {
                     return Done(ChannelStatus.Cancelled);
+                }
+
+                if (_channel.IsPeerKnownDead)
+                {
+                    return Done(condition.IsSatisfied() ? ChannelStatus.Ok : ChannelStatus.PeerGone);
                 }
 
                 long now = Stopwatch.GetTimestamp();

@@ -1,4 +1,4 @@
-using System.Globalization;
+using Kaze.Resolver;
 using Kaze.Sidecar.Configuration;
 using Microsoft.Extensions.Configuration;
 
@@ -14,7 +14,7 @@ namespace Kaze.Sidecar.Metrics;
 internal sealed record MetricsOptions
 {
     /// <summary>Where /metrics is served; null for "off".</summary>
-    public ListenAddress? Listen { get; init; }
+    public NodeAddress? Listen { get; init; }
 
     /// <summary>The OTLP collector's endpoint; null for no OTLP export.</summary>
     public Uri? OtlpEndpoint { get; init; }
@@ -32,11 +32,11 @@ internal sealed record MetricsOptions
     public static MetricsOptions? Bind(IConfiguration section, out List<string> problems)
     {
         problems = [];
-        ListenAddress? listen = null;
-        string listenText = section["listen"] ?? "off";
-        if (!string.Equals(listenText.Trim(), "off", StringComparison.OrdinalIgnoreCase))
+        NodeAddress? listen = null;
+        string listenText = (section["listen"] ?? "off").Trim();
+        if (!string.Equals(listenText, "off", StringComparison.OrdinalIgnoreCase))
         {
-            if (ListenAddress.TryParse(listenText, out ListenAddress parsed, out string error))
+            if (NodeAddress.TryParse(listenText, allowPortZero: true, out NodeAddress? parsed, out string error))
             {
                 listen = parsed;
             }
@@ -88,49 +88,4 @@ internal sealed record MetricsOptions
             OtlpInterval = interval,
         };
     }
-}
-
-/// <summary>HOST:PORT for the metrics endpoint; unlike a peer's address, port 0 (any free port) is allowed.</summary>
-/// <param name="Host">An IP literal (IPv6 without brackets) or a host name.</param>
-/// <param name="Port">0 to 65535.</param>
-internal readonly record struct ListenAddress(string Host, int Port)
-{
-    public static bool TryParse(string text, out ListenAddress address, out string error)
-    {
-        address = default;
-        error = $"'{text}' is not an address: expected HOST:PORT, e.g. 127.0.0.1:9464 or [::1]:9464";
-        string t = text.Trim();
-        int colon = t.LastIndexOf(':');
-        if (colon <= 0 || colon == t.Length - 1)
-        {
-            return false;
-        }
-
-        string host = t[..colon];
-        if (host.StartsWith('['))
-        {
-            if (!host.EndsWith(']') || host.Length < 3)
-            {
-                return false;
-            }
-
-            host = host[1..^1];
-        }
-        else if (host.Contains(':'))
-        {
-            // An IPv6 literal needs brackets, or the port is ambiguous.
-            return false;
-        }
-
-        if (!int.TryParse(t.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out int port) || port > 65535)
-        {
-            error = $"'{text}' has no valid port: expected 0-65535 (0: any free port)";
-            return false;
-        }
-
-        address = new ListenAddress(host, port);
-        return true;
-    }
-
-    public override string ToString() => Host.Contains(':') ? $"[{Host}]:{Port}" : $"{Host}:{Port}";
 }

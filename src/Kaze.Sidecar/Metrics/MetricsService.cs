@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using Kaze.Resolver;
 using Kaze.Sidecar.Corral;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -242,7 +243,7 @@ internal sealed class MetricsService : IHostedService, IAsyncDisposable
         return builder.Build();
     }
 
-    private async Task StartServerAsync(ListenAddress listen, double providerMs, Stopwatch stopwatch)
+    private async Task StartServerAsync(NodeAddress listen, double providerMs, Stopwatch stopwatch)
     {
         KestrelServer? server = null;
         try
@@ -280,7 +281,7 @@ internal sealed class MetricsService : IHostedService, IAsyncDisposable
         }
     }
 
-    private static async Task<IPAddress> ResolveAsync(ListenAddress listen)
+    private static async Task<IPAddress> ResolveAsync(NodeAddress listen)
     {
         if (IPAddress.TryParse(listen.Host, out IPAddress? ip))
         {

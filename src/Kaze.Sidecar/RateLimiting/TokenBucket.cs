@@ -14,8 +14,8 @@ namespace Kaze.Sidecar.RateLimiting;
 /// One word means one compare-and-swap per permit, no lock, no timer, and no allocation. A
 /// bucket whose fullAt is not after now is exactly a new, full bucket, so idle partitions can
 /// be removed without losing anything. Waiting is a reservation: a permit that is free only
-/// in <c>delay</c> ticks is taken now (fullAt moves on) and the caller waits; reservations are
-/// therefore served in the order they were made.
+/// in <c>delay</c> ticks is taken now (fullAt moves on) and the caller waits; each later
+/// reservation is due later, so held packets leave at the bucket's rate in the order they came.
 /// Times are <see cref="TimeProvider.GetTimestamp"/> values of the limiter's time provider.
 /// </remarks>
 internal sealed class TokenBucket

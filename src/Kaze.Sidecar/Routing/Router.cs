@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Kaze.Protocol;
 using Kaze.Resolver;
 using Kaze.Service;
@@ -23,6 +24,11 @@ internal sealed class Router
     private readonly IResolver _resolver;
     private readonly IMeshLink? _mesh;
     private readonly ILogger _logger;
+
+    // The copies of a fan-out request (broadcast, multicast) still out, by each copy's header: a
+    // copy the corral gives back undeliverable answers the request only if it was the last one out.
+    // Weak: an entry lives as long as its copy, so a fan-out that was answered leaves nothing behind.
+    private readonly ConditionalWeakTable<Hdr, FanOutGroup> _fanOuts = new();
 
     public Router(Ident self, IPacketReplier? host, IResolver resolver, IMeshLink? mesh, ILogger logger)
     {
@@ -95,13 +101,22 @@ internal sealed class Router
         }
     }
 
-    /// <summary>A packet the corral could not deliver: answer it if it is a request.</summary>
+    /// <summary>
+    /// A packet the corral could not deliver: answer it if it is a request — unless it is one copy
+    /// of a fan-out request and other copies are still out (or its sender's host has it): their
+    /// answers decide the call, or the tracker's timeout does.
+    /// </summary>
     public void Undeliverable(Packet packet, string reason)
     {
         try
         {
             Hdr header = packet.Header;
-            if (header.ExpectsResponse)
+            bool fanOutCopy = header.RouteTypeCase is Hdr.RouteTypeOneofCase.DstBroadcast or Hdr.RouteTypeOneofCase.DstMulticast;
+            if (fanOutCopy && !(_fanOuts.TryGetValue(header, out FanOutGroup? group) && group.LastOut()))
+            {
+                Interlocked.Increment(ref Counters.NotifiesDropped);
+            }
+            else if (header.ExpectsResponse)
             {
                 Interlocked.Increment(ref Counters.UnreachableAnswered);
                 Hdr response = Hdr.CreateResponse(header, RetCode.Unreachable);
@@ -248,10 +263,18 @@ internal sealed class Router
         }
 
         Hdr header = context.Header;
+        // A request answered by the members only: UNREACHABLE once every copy failed, now or later.
+        FanOutGroup? group = header.ExpectsResponse && !includeLocal ? new FanOutGroup(targets.Count) : null;
         int sent = 0;
+        bool allFailed = false;
         foreach (Ident target in targets)
         {
             Packet copy = Packet.Create(header.Clone(), context.Packet.BodySpan);
+            if (group is not null)
+            {
+                _fanOuts.AddOrUpdate(copy.Header, group);
+            }
+
             if (_mesh is not null && _mesh.TrySend(target, copy, out _))
             {
                 sent++;
@@ -262,6 +285,7 @@ internal sealed class Router
                 // the members that answer, or times out in the tracker.
                 copy.Dispose();
                 Interlocked.Increment(ref Counters.NotifiesDropped);
+                allFailed |= group?.LastOut() ?? false;
             }
         }
 
@@ -271,7 +295,7 @@ internal sealed class Router
         {
             DeliverLocal(context);
         }
-        else if (sent == 0)
+        else if (sent == 0 || allFailed)
         {
             Unroutable(context, RetCode.Unreachable, "no matching node reachable");
         }
@@ -297,6 +321,15 @@ internal sealed class Router
                 SidecarLog.NotifyDropped(_logger, DescribeRoute(context.Header) + " (" + reason + ")", context.Header.BodyType);
             }
         }
+    }
+
+    /// <summary>The copies of one fan-out request not yet known to have failed.</summary>
+    private sealed class FanOutGroup(int copies)
+    {
+        private int _out = copies;
+
+        /// <summary>Counts one copy as failed; true for the last one out (once per group).</summary>
+        public bool LastOut() => Interlocked.Decrement(ref _out) == 0;
     }
 
     internal static string DescribeRoute(Hdr header) => header.RouteTypeCase switch

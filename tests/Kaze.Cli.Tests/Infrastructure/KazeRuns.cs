@@ -43,10 +43,22 @@ internal sealed class KazeRuns : IDisposable
 
     /// <summary>
     /// <c>kaze run --listen off --metrics off --channel CHANNEL [options] -- command...</c>: no TCP
-    /// port (neither the mesh's nor the metrics'), so tests can run in parallel.
+    /// port (neither the mesh's nor the metrics'), so tests can run in parallel. An option given in
+    /// <paramref name="options"/> replaces the default (kaze refuses an option given twice).
     /// </summary>
-    public KazeProcess Run(string channel, IReadOnlyList<string> options, params string[] command) =>
-        Start(["run", "--listen", "off", "--metrics", "off", "--channel", channel, .. options, "--", .. command]);
+    public KazeProcess Run(string channel, IReadOnlyList<string> options, params string[] command)
+    {
+        List<string> arguments = ["run"];
+        foreach (string option in new[] { "--listen", "--metrics" })
+        {
+            if (!options.Contains(option))
+            {
+                arguments.AddRange([option, "off"]);
+            }
+        }
+
+        return Start([.. arguments, "--channel", channel, .. options, "--", .. command]);
+    }
 
     /// <summary><c>kaze run ... -- sh -c SCRIPT</c>.</summary>
     public KazeProcess RunSh(string channel, IReadOnlyList<string> options, string script) =>

@@ -1,3 +1,4 @@
+using Kaze.Resolver;
 using Kaze.Sidecar.Configuration;
 using Kaze.Sidecar.Hosting;
 using Kaze.Sidecar.Metrics;
@@ -16,7 +17,7 @@ public sealed class MetricsOptionsTests
         MetricsOptions? options = MetricsOptions.Bind(Section([]), out List<string> problems);
 
         Assert.Empty(problems);
-        Assert.Equal(new ListenAddress("127.0.0.1", 9464), options!.Listen);
+        Assert.Equal(new NodeAddress("127.0.0.1", 9464), options!.Listen);
         Assert.Null(options.OtlpEndpoint);
         Assert.False(options.OtlpHttp);
         Assert.Equal(TimeSpan.FromSeconds(60), options.OtlpInterval);
@@ -43,7 +44,7 @@ public sealed class MetricsOptionsTests
         MetricsOptions? options = MetricsOptions.Bind(Section(new() { ["metrics:listen"] = text }), out List<string> problems);
 
         Assert.Empty(problems);
-        Assert.Equal(new ListenAddress(host, port), options!.Listen);
+        Assert.Equal(new NodeAddress(host, port), options!.Listen);
     }
 
     [Fact]

@@ -166,10 +166,12 @@ public sealed class RateLimitMiddlewareTests
         Assert.Equal(1, h.Counters["total"]!.Answered);
         Assert.Equal(1, h.Counters["total"]!.Dropped);
 
-        // The refusals took nothing: the held packets pass on time, in order.
-        h.Clock.Advance(TimeSpan.FromMilliseconds(200));
-        await second.AsTask().Within("the second request to pass");
-        await third.AsTask().Within("the third request to pass");
+        // The refusals took nothing: each held packet passes when its reserved permit is due.
+        h.Clock.Advance(TimeSpan.FromMilliseconds(100));
+        await second.AsTask().Within("the second request to pass after 100 ms");
+        Assert.False(third.IsCompleted);
+        h.Clock.Advance(TimeSpan.FromMilliseconds(100));
+        await third.AsTask().Within("the third request to pass after 200 ms");
         Assert.Equal([1u, 2u, 3u], h.Passed.Select(p => p.Req));
         Assert.Equal(2, h.Counters["total"]!.Delayed);
     }

@@ -1,5 +1,6 @@
 using Kaze.Cli.Tests.Infrastructure;
 using Xunit;
+using Xunit.Abstractions;
 
 namespace Kaze.Cli.Tests.Commands;
 
@@ -64,7 +65,7 @@ public sealed class RunCommandChannelFileTests : IDisposable
 /// removes it. Serial: any kaze started meanwhile by another test would remove the file first.
 /// </summary>
 [Collection(SerialTests.Name)]
-public sealed class RunCommandStaleChannelTests : IDisposable
+public sealed class RunCommandStaleChannelTests(ITestOutputHelper output) : IDisposable
 {
     private readonly KazeRuns _runs = new();
 
@@ -94,7 +95,10 @@ public sealed class RunCommandStaleChannelTests : IDisposable
 
         Assert.True(code == 0, kaze.Describe());
         Assert.False(File.Exists(stalePath), $"{stalePath} was left by a dead kaze and should have been removed by the next kaze run\n{kaze.Describe()}");
-        Assert.Contains(kaze.Stderr.Lines, l => l.Contains("Removed a stale channel file " + stalePath, StringComparison.Ordinal));
+        // Not asserted: on a shared machine another kaze (another test assembly, a developer's) may
+        // have started first and removed the file itself; the file being gone is what matters.
+        bool saidSo = kaze.Stderr.Lines.Any(l => l.Contains("Removed a stale channel file " + stalePath, StringComparison.Ordinal));
+        output.WriteLine(saidSo ? "the next kaze run removed the stale file and logged it" : "the stale file was gone, removed by another kaze that started meanwhile");
         KazeRuns.AssertChannelGone(next, "after the next kaze run exited");
     }
 }

@@ -64,6 +64,11 @@ public sealed class MeshPeerLossTests(ITestOutputHelper output) : IDisposable
         CallSummary pairDuring = await Eventually.UntilAsync(() => one.TrafficAsync("1to2"), t => t.Ok >= pairBefore.Ok + 50, "0.0.1.1's calls to 0.0.1.2 to go on while 0.0.1.3 is dead", TimeSpan.FromSeconds(10));
         Assert.True(pairDuring.Failed == 0, $"0.0.1.1 -> 0.0.1.2 failed while 0.0.1.3 was dead: {pairDuring}");
 
+        // A group with a dead member: the live one answers every broadcast call.
+        CallSummary broadcast = await one.CallAsync("broadcast:" + LoopbackMesh.Everyone, 20, timeoutMs: 2000);
+        output.WriteLine($"broadcast from 0.0.1.1 while 0.0.1.3 is dead: {broadcast}");
+        Assert.True(broadcast.Ok == 20 && broadcast.Sources.Keys.SequenceEqual(["0.0.1.2"]), $"0.0.1.2 should answer every broadcast call while 0.0.1.3 is dead: {broadcast}");
+
         // Phase 2: 0.0.1.3 comes back on its port; nobody tells the others.
         clock.Restart();
         await _mesh.RestartAsync(three);

@@ -162,6 +162,18 @@ public sealed class MeshRoutingTests(RoutingMesh fixture, ITestOutputHelper outp
         Assert.True(Fields.Get(answer, "code") == "Ok" && Fields.Get(answer, "source") == "0.0.1.2", $"the live member's answer should decide the call, not the failed copy for the unreachable one: {answer}");
     }
 
+    /// <summary>A fan-out request none of whose copies can be delivered is still answered UNREACHABLE at once, once the last copy failed.</summary>
+    [Fact]
+    public async Task Multicast_RequestToMembersThatAllFail_UnreachableAtOnce()
+    {
+        // Neither is a node: both copies are queued, both dials fail a little later.
+        CallSummary result = await _mesh["0.0.1.1"].CallAsync("multicast:0.0.9.6,0.0.9.7", 1, timeoutMs: 10_000);
+
+        output.WriteLine(result.ToString());
+        Assert.True(result.Count("Unreachable") == 1, $"expected Unreachable: {result}");
+        Assert.True(result.MaxMilliseconds < 3000, $"Unreachable must come at once, not near the 10 s timeout: {result}");
+    }
+
     private static string NewTag(string what) => what + "-" + Guid.NewGuid().ToString("N");
 
     private async Task SendAsync(MeshNode sender, string route, string tag, string kind)

@@ -27,10 +27,10 @@ namespace Kaze.Cli;
 internal static class KazeLogging
 {
     /// <summary>A text line on stderr.</summary>
-    public const string ConsoleTemplate = "[kaze {Timestamp:HH:mm:ss.fff} {Level:u3} {Area}] {Message:lj}{NewLine}{Exception}";
+    public const string ConsoleTemplate = "[kaze {Timestamp:HH:mm:ss.fff} {Level:u3} {Area}] {Message:l}{NewLine}{Exception}";
 
     /// <summary>A text line in the log file.</summary>
-    public const string FileTemplate = "{Timestamp:yyyy-MM-dd HH:mm:ss.fff zzz} {Level:u3} {Area}: {Message:lj}{NewLine}{Exception}";
+    public const string FileTemplate = "{Timestamp:yyyy-MM-dd HH:mm:ss.fff zzz} {Level:u3} {Area}: {Message:l}{NewLine}{Exception}";
 
     /// <summary>kaze's loggers at one level for every area, text on stderr, no file.</summary>
     public static ILoggerFactory Create(LogEventLevel level) => Create(new LogSettings { Level = ToLogLevel(level) });

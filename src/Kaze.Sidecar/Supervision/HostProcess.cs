@@ -305,8 +305,9 @@ public sealed class HostProcess : IDisposable
             }
         }
 
+        // Logged before the HostProcess exists: its exit handler may log "exited" at once.
+        Log.Started(logger, process.Id, path);
         var host = new HostProcess(process, exited, forwarder, path, logger);
-        Log.Started(logger, host.Pid, path);
         forwarder?.Attach(host);
         return HostStartResult.Started(host);
     }

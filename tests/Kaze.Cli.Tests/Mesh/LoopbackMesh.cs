@@ -160,7 +160,6 @@ internal sealed class LoopbackMesh : IDisposable
     private async Task<bool> WaitUntilReadyAsync(MeshNode node)
     {
         string what = $"the host of {node} to print 'ready'";
-        Task<int> exited = node.Kaze.WaitForExitAsync($"kaze of {node} to exit", StartTimeout + TimeSpan.FromSeconds(10));
         try
         {
             await node.Kaze.Stdout.WaitForLineAsync(l => l.StartsWith("ready ", StringComparison.Ordinal), what, StartTimeout);
@@ -171,9 +170,9 @@ internal sealed class LoopbackMesh : IDisposable
             int code;
             try
             {
-                code = await exited.WaitAsync(TimeSpan.FromSeconds(10));
+                code = await node.Kaze.WaitForExitAsync($"kaze of {node} to exit", TimeSpan.FromSeconds(10));
             }
-            catch (Exception)
+            catch (XunitException)
             {
                 throw notReady;
             }

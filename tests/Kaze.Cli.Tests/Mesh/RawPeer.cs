@@ -94,8 +94,9 @@ internal sealed class RawPeer : IDisposable
         {
             throw new XunitException($"Timed out after {timeout.TotalSeconds:0.###} s waiting for {what}: the connection is still open.");
         }
-        catch (IOException e) when (e.InnerException is SocketException { SocketErrorCode: SocketError.ConnectionReset } socket)
+        catch (IOException e) when (e.InnerException is SocketException socket)
         {
+            // Closed with our bytes unread: a reset.
             return "reset (" + socket.SocketErrorCode + ")";
         }
     }

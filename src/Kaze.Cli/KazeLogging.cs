@@ -32,9 +32,6 @@ internal static class KazeLogging
     /// <summary>A text line in the log file.</summary>
     public const string FileTemplate = "{Timestamp:yyyy-MM-dd HH:mm:ss.fff zzz} {Level:u3} {Area}: {Message:l}{NewLine}{Exception}";
 
-    /// <summary>kaze's loggers at one level for every area, text on stderr, no file.</summary>
-    public static ILoggerFactory Create(LogEventLevel level) => Create(new LogSettings { Level = ToLogLevel(level) });
-
     /// <summary>kaze's loggers as <paramref name="settings"/> say. Disposing the factory flushes and closes the file.</summary>
     /// <param name="settings">Levels, format, file.</param>
     /// <param name="standardError">Where the stderr lines go; null for fd 2 (<see cref="StandardError"/>). Tests pass their own.</param>
@@ -81,38 +78,8 @@ internal static class KazeLogging
         return configuration;
     }
 
-    public static bool TryParseLevel(string text, out LogEventLevel level)
-    {
-        bool known = LogSettings.TryParseLevel(text, out LogLevel parsed);
-        level = known ? ToEventLevel(parsed) : (LogEventLevel)(-1);
-        return known;
-    }
-
     private static ITextFormatter Formatter(bool json, string template) =>
         json ? new JsonLinesFormatter() : new MessageTemplateTextFormatter(template, CultureInfo.InvariantCulture);
-
-    // "off" has no Serilog level: one above Fatal, which nothing reaches.
-    private static LogEventLevel ToEventLevel(LogLevel level) => level switch
-    {
-        LogLevel.Trace => LogEventLevel.Verbose,
-        LogLevel.Debug => LogEventLevel.Debug,
-        LogLevel.Information => LogEventLevel.Information,
-        LogLevel.Warning => LogEventLevel.Warning,
-        LogLevel.Error => LogEventLevel.Error,
-        LogLevel.Critical => LogEventLevel.Fatal,
-        _ => LogEventLevel.Fatal + 1,
-    };
-
-    private static LogLevel ToLogLevel(LogEventLevel level) => level switch
-    {
-        LogEventLevel.Verbose => LogLevel.Trace,
-        LogEventLevel.Debug => LogLevel.Debug,
-        LogEventLevel.Information => LogLevel.Information,
-        LogEventLevel.Warning => LogLevel.Warning,
-        LogEventLevel.Error => LogLevel.Error,
-        LogEventLevel.Fatal => LogLevel.Critical,
-        _ => LogLevel.None,
-    };
 
     private static RollingInterval ToRollingInterval(LogRollingInterval interval) => interval switch
     {

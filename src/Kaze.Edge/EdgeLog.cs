@@ -1,5 +1,4 @@
 using Kaze.Core;
-using Kaze.Protocol;
 using Microsoft.Extensions.Logging;
 
 namespace Kaze.Edge;
@@ -26,6 +25,4 @@ internal static partial class EdgeLog
 
     [LoggerMessage(EventId = 106, Level = LogLevel.Error, Message = "The packet handler threw; packet {BodyType} dropped")]
     public static partial void HandlerFailed(ILogger logger, Exception exception, string bodyType);
-
-    public static string Describe(DecodeError error) => error.ToMessage();
 }

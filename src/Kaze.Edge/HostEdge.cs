@@ -204,7 +204,7 @@ public sealed class HostEdge : IAsyncDisposable
                 else
                 {
                     _counters.DecodeErrors++;
-                    EdgeLog.MalformedFromHost(_logger, record.Length, EdgeLog.Describe(error));
+                    EdgeLog.MalformedFromHost(_logger, record.Length, error.ToMessage());
                 }
 
                 // The packet holds a copy of the body, so the record can go back to the host.

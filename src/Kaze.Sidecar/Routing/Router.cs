@@ -236,6 +236,8 @@ internal sealed class Router
 
     private void RouteMulticast(PacketContext context, IList<uint> idents)
     {
+        // Listed: this node's host gets it, whichever side the packet came from; other members
+        // are sent to only from the sidecar where the packet entered.
         bool local = false;
         var targets = new List<Ident>(idents.Count);
         foreach (uint value in idents)
@@ -243,7 +245,7 @@ internal sealed class Router
             var node = new Ident(value);
             if (value == 0 || node == _self)
             {
-                local = context.Origin != PacketOrigin.Network || true;
+                local = true;
             }
             else if (context.Origin != PacketOrigin.Network && !targets.Contains(node))
             {

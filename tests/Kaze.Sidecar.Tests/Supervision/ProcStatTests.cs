@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Kaze.Sidecar.Supervision;
 
 namespace Kaze.Sidecar.Tests.Supervision;
@@ -41,7 +42,15 @@ public sealed class ProcStatTests
     {
         Assert.True(ProcStat.TryRead(Environment.ProcessId, out ProcStat stat));
 
-        Assert.True(stat.ProcessGroup > 0);
-        Assert.True(stat.Session > 0);
+        // Inside a container the group or session leader may live outside our pid namespace,
+        // where the kernel reports 0: compare with what the kernel tells us directly.
+        Assert.Equal(getpgid(0), stat.ProcessGroup);
+        Assert.Equal(getsid(0), stat.Session);
     }
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int getpgid(int pid);
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int getsid(int pid);
 }

@@ -18,7 +18,8 @@ namespace Kaze.Host;
 /// <remarks>
 /// <para>
 /// One dedicated reader thread reads what the sidecar sends. It completes waiting calls (their
-/// continuations run on the thread pool) and runs handlers: a handler whose
+/// continuations run on the thread pool, or on the reader itself with
+/// <see cref="KazeClientOptions.CompleteCallsInline"/>) and runs handlers: a handler whose
 /// <see cref="ValueTask{TResult}"/> completes synchronously is answered inline on that thread, with
 /// the lowest latency, so keep synchronous handlers short; a handler that awaits runs on without
 /// holding up the reader.
@@ -56,7 +57,7 @@ public sealed class KazeClient : IDisposable, IAsyncDisposable
     private readonly KazeClientOptions _options;
     private readonly ILogger _logger;
     private readonly RecordSender _sender;
-    private readonly PendingCallTable _calls = new();
+    private readonly PendingCallTable _calls;
     private readonly HandlerTable _handlers = new();
     // Cancelled (on the thread pool) when the sidecar's kaze.exit notify arrives.
     private readonly CancellationTokenSource _exitRequested = new();
@@ -84,6 +85,7 @@ public sealed class KazeClient : IDisposable, IAsyncDisposable
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Kaze.Host");
         LocalIdent = localIdent;
         _sender = new RecordSender(transport, options.MaxQueuedPackets);
+        _calls = new PendingCallTable(options.CompleteCallsInline);
         HostLog.Connected(_logger, transport.Name, localIdent);
     }
 

@@ -131,7 +131,9 @@ internal static class LocalHarness
     {
         int calls = int.Parse(args[0], CultureInfo.InvariantCulture);
         string results = args[1];
-        using KazeClient client = KazeClient.ConnectFromEnvironment();
+        // For profiling the pipelined phase alone: local-host <calls> <results> [<pipelined calls>].
+        int pipelinedCalls = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : calls;
+        using KazeClient client = KazeClient.ConnectFromEnvironment(new KazeClientOptions { CompleteCallsInline = true });
         client.AddHandler("echo", static (request, _) => new ValueTask<KazeReply>(KazeReply.Ok(request.Body)));
         client.Start();
         Ident self = client.LocalIdent;
@@ -141,7 +143,7 @@ internal static class LocalHarness
         (LatencyStats stats, double oneSeconds) = RunOneInFlight(client, self, body, calls, timeout).GetAwaiter().GetResult();
 
         long pipelinedStart = Stopwatch.GetTimestamp();
-        RunPipelined(client, self, body, calls, timeout).GetAwaiter().GetResult();
+        RunPipelined(client, self, body, pipelinedCalls, timeout).GetAwaiter().GetResult();
         double pipelinedSeconds = Stopwatch.GetElapsedTime(pipelinedStart).TotalSeconds;
 
         File.WriteAllText(results, JsonSerializer.Serialize(new Dictionary<string, double>
@@ -150,7 +152,7 @@ internal static class LocalHarness
             ["call_rtt_p99_us"] = stats.P99Us,
             ["call_rtt_p999_us"] = stats.P999Us,
             ["calls_per_s_one_in_flight"] = calls / oneSeconds,
-            ["calls_per_s_pipelined"] = calls / pipelinedSeconds,
+            ["calls_per_s_pipelined"] = pipelinedCalls / pipelinedSeconds,
         }));
         return 0;
     }

@@ -14,11 +14,16 @@ namespace Kaze.Host.Calls;
 internal sealed class PendingCall : IValueTaskSource<KazeResponse>
 {
     private readonly PendingCallTable _table;
-    // Continuations run on the thread pool: never on the reader thread, never inside the table's lock.
-    private ManualResetValueTaskSourceCore<KazeResponse> _core = new() { RunContinuationsAsynchronously = true };
+    // Continuations run on the thread pool, unless the client completes calls inline (then on the
+    // thread that completes the call: the reader, the timer or the canceller); never inside the table's lock.
+    private ManualResetValueTaskSourceCore<KazeResponse> _core;
     private CancellationTokenRegistration _cancellation;
 
-    public PendingCall(PendingCallTable table) => _table = table;
+    public PendingCall(PendingCallTable table, bool runContinuationsInline)
+    {
+        _table = table;
+        _core.RunContinuationsAsynchronously = !runContinuationsInline;
+    }
 
     /// <summary>The request's sequence number (the response's rsp).</summary>
     public uint Sequence { get; private set; }

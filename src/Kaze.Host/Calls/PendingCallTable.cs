@@ -22,9 +22,12 @@ internal sealed class PendingCallTable : IDisposable
     private long _timerDue = long.MaxValue;
     // The channel ended: no call can be answered any more.
     private bool _closed;
+    // Whether calls run their continuations on the completing thread (KazeClientOptions.CompleteCallsInline).
+    private readonly bool _inline;
 
-    public PendingCallTable()
+    public PendingCallTable(bool runContinuationsInline = false)
     {
+        _inline = runContinuationsInline;
         _timer = new Timer(static s => ((PendingCallTable)s!).OnTimer(), this, Timeout.Infinite, Timeout.Infinite);
     }
 
@@ -39,7 +42,7 @@ internal sealed class PendingCallTable : IDisposable
         }
     }
 
-    public PendingCall Rent() => _pool.TryDequeue(out PendingCall? call) ? call : new PendingCall(this);
+    public PendingCall Rent() => _pool.TryDequeue(out PendingCall? call) ? call : new PendingCall(this, _inline);
 
     public void Return(PendingCall call)
     {
@@ -179,7 +182,7 @@ internal sealed class PendingCallTable : IDisposable
             return;
         }
 
-        // Completed outside the lock; continuations run asynchronously anyway.
+        // Completed outside the lock: with inline completion the continuations run right here, on the timer's thread.
         KazeResponse timedOut = KazeResponse.Local(RetCode.Timeout);
         foreach (PendingCall call in due)
         {

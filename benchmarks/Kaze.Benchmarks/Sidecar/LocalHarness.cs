@@ -69,6 +69,8 @@ internal static class LocalHarness
                 figures.Add(("call_rtt_p999_us", r.GetProperty("call_rtt_p999_us").GetDouble(), "", null));
                 figures.Add(("calls_per_s_one_in_flight", r.GetProperty("calls_per_s_one_in_flight").GetDouble(), "", null));
                 figures.Add(("calls_per_s_pipelined", pipelined, "≥ 500,000", pipelined >= 500_000));
+                figures.Add(("host_allocated_bytes_per_call", r.GetProperty("host_allocated_bytes_per_call").GetDouble(), "", null));
+                figures.Add(("host_gen0_collections_per_s", r.GetProperty("host_gen0_collections_per_s").GetDouble(), "", null));
             }
 
             Progress("`kaze run --listen off -- true`, 10 times");
@@ -142,9 +144,13 @@ internal static class LocalHarness
 
         (LatencyStats stats, double oneSeconds) = RunOneInFlight(client, self, body, calls, timeout).GetAwaiter().GetResult();
 
+        long allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+        int gen0Before = GC.CollectionCount(0);
         long pipelinedStart = Stopwatch.GetTimestamp();
         RunPipelined(client, self, body, pipelinedCalls, timeout).GetAwaiter().GetResult();
         double pipelinedSeconds = Stopwatch.GetElapsedTime(pipelinedStart).TotalSeconds;
+        double allocatedPerCall = (GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore) / (double)pipelinedCalls;
+        int gen0 = GC.CollectionCount(0) - gen0Before;
 
         File.WriteAllText(results, JsonSerializer.Serialize(new Dictionary<string, double>
         {
@@ -153,6 +159,8 @@ internal static class LocalHarness
             ["call_rtt_p999_us"] = stats.P999Us,
             ["calls_per_s_one_in_flight"] = calls / oneSeconds,
             ["calls_per_s_pipelined"] = pipelinedCalls / pipelinedSeconds,
+            ["host_allocated_bytes_per_call"] = allocatedPerCall,
+            ["host_gen0_collections_per_s"] = gen0 / pipelinedSeconds,
         }));
         return 0;
     }

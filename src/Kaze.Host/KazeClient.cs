@@ -64,7 +64,7 @@ public sealed class KazeClient : IDisposable, IAsyncDisposable
     // Cancelled when the client is disposed: the token handlers get.
     private readonly CancellationTokenSource _stopping = new();
     private readonly TaskCompletionSource<ChannelStatus> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    // Guards _idle; handlers running asynchronously are counted in _inFlight.
+    // Guards _idle; running handlers are counted in _inFlight.
     private readonly Lock _idleLock = new();
     private TaskCompletionSource? _idle;
     private int _inFlight;
@@ -75,6 +75,15 @@ public sealed class KazeClient : IDisposable, IAsyncDisposable
     private int _disposed;
     // Set (on the reader thread) when a handler running inline disposed the client.
     private bool _disposedOnReader;
+    // Reader thread only: the header each record is decoded into. Responses without headers reuse
+    // it; a request's header goes to its handler, and a fresh one takes its place.
+    private Hdr _readHeader = new();
+
+    // Per thread: the header a send fills and encodes. The sender copies it into the ring (or a
+    // queued buffer) before returning, so it is free again at once; a send that must wait for
+    // queue space takes a clone.
+    [ThreadStatic]
+    private static Hdr? t_sendHeader;
 
     internal KazeClient(IHostTransport transport, Ident localIdent, KazeClientOptions? options, ILoggerFactory? loggerFactory)
     {
@@ -226,7 +235,7 @@ public sealed class KazeClient : IDisposable, IAsyncDisposable
     public ValueTask<bool> SendAsync(KazeRoute route, string bodyType, ReadOnlyMemory<byte> body, IReadOnlyDictionary<string, ByteString>? headers = null, CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
-        Hdr header = Hdr.CreateNotify(Ident.Any, bodyType);
+        Hdr header = SendHeader().ResetAsNotify(Ident.Any, bodyType);
         route.ApplyTo(header);
         AddHeaders(header, headers);
         int size = CheckedSize(header, body.Length);
@@ -234,7 +243,7 @@ public sealed class KazeClient : IDisposable, IAsyncDisposable
         {
             SendResult.Written or SendResult.Queued => new ValueTask<bool>(true),
             SendResult.Closed => new ValueTask<bool>(false),
-            _ => SendSlowAsync(header, body, size, cancellationToken),
+            _ => SendSlowAsync(header.Clone(), body, size, cancellationToken),
         };
     }
 
@@ -308,7 +317,7 @@ public sealed class KazeClient : IDisposable, IAsyncDisposable
         int size;
         try
         {
-            header = Hdr.CreateRequest(Ident.Any, bodyType, call.Sequence, timeoutMs);
+            header = SendHeader().ResetAsRequest(Ident.Any, bodyType, call.Sequence, timeoutMs);
             route.ApplyTo(header);
             AddHeaders(header, headers);
             size = CheckedSize(header, body.Length);
@@ -331,7 +340,7 @@ public sealed class KazeClient : IDisposable, IAsyncDisposable
                 FailCall(call, RetCode.Unreachable);
                 return result;
             default:
-                return CallSlowAsync(call, result, header, body, size, cancellationToken);
+                return CallSlowAsync(call, result, header.Clone(), body, size, cancellationToken);
         }
     }
 
@@ -471,6 +480,8 @@ public sealed class KazeClient : IDisposable, IAsyncDisposable
         }
     }
 
+    private static Hdr SendHeader() => t_sendHeader ??= new Hdr();
+
     private uint NextSequence()
     {
         uint sequence = Interlocked.Increment(ref _sequence);
@@ -562,10 +573,17 @@ public sealed class KazeClient : IDisposable, IAsyncDisposable
 
     private void OnRecord(ReadOnlySpan<byte> record)
     {
-        if (!RingFraming.TryDecode(record, out Hdr? header, out ReadOnlySpan<byte> body, out DecodeError error))
+        Hdr header = _readHeader;
+        if (!RingFraming.TryDecodeInto(record, header, out ReadOnlySpan<byte> body, out DecodeError error))
         {
             HostLog.Malformed(_logger, record.Length, error.ToMessage());
             return;
+        }
+
+        if (header.RpcTypeCase != Hdr.RpcTypeOneofCase.Rsp || header.Headers.Count != 0)
+        {
+            // The header outlives this record: the request's handler or the response's caller keeps it.
+            _readHeader = new Hdr();
         }
 
         if (header.RpcTypeCase == Hdr.RpcTypeOneofCase.Rsp)
@@ -620,6 +638,8 @@ public sealed class KazeClient : IDisposable, IAsyncDisposable
         body.CopyTo(buffer);
         var request = new KazeRequest(header, new ReadOnlyMemory<byte>(buffer, 0, body.Length));
         ValueTask<KazeReply> pending;
+        // Counted before it runs: StopAsync, called as soon as the handler has started, must wait for it.
+        Interlocked.Increment(ref _inFlight);
         try
         {
             pending = handler(request, _stopping.Token);
@@ -628,6 +648,7 @@ public sealed class KazeClient : IDisposable, IAsyncDisposable
         {
             HandlerFailed(header, e);
             ReturnBuffer(buffer);
+            LeaveHandler();
             return;
         }
 
@@ -636,10 +657,10 @@ public sealed class KazeClient : IDisposable, IAsyncDisposable
             // The fast path: answered inline on the reader thread, which never waits for ring space.
             Respond(header, pending.Result);
             ReturnBuffer(buffer);
+            LeaveHandler();
             return;
         }
 
-        Interlocked.Increment(ref _inFlight);
         _ = CompleteHandlerAsync(pending, header, buffer);
     }
 
@@ -657,13 +678,18 @@ public sealed class KazeClient : IDisposable, IAsyncDisposable
         finally
         {
             ReturnBuffer(buffer);
-            if (Interlocked.Decrement(ref _inFlight) == 0)
+            LeaveHandler();
+        }
+    }
+
+    private void LeaveHandler()
+    {
+        if (Interlocked.Decrement(ref _inFlight) == 0)
+        {
+            lock (_idleLock)
             {
-                lock (_idleLock)
-                {
-                    _idle?.TrySetResult();
-                    _idle = null;
-                }
+                _idle?.TrySetResult();
+                _idle = null;
             }
         }
     }
@@ -681,14 +707,14 @@ public sealed class KazeClient : IDisposable, IAsyncDisposable
             return;
         }
 
-        Hdr header = Hdr.CreateResponse(request, reply.Code, reply.BodyType);
+        Hdr header = SendHeader().ResetAsResponse(request, reply.Code, reply.BodyType);
         AddHeaders(header, reply.Headers);
         ReadOnlySpan<byte> body = reply.Body.Span;
         int size = RingFraming.GetPayloadSize(header, body.Length);
         if (size > _transport.MaxRecordLength)
         {
             HostLog.ReplyTooLarge(_logger, request.BodyType, size, _transport.MaxRecordLength, ReplyTooLargeCode);
-            header = Hdr.CreateResponse(request, ReplyTooLargeCode);
+            header = SendHeader().ResetAsResponse(request, ReplyTooLargeCode);
             body = default;
             size = RingFraming.GetPayloadSize(header, 0);
         }

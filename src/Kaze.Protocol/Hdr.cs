@@ -10,6 +10,24 @@ public sealed partial class Hdr
     /// </summary>
     public bool ExpectsResponse => RpcTypeCase == RpcTypeOneofCase.Req && Timeout > 0;
 
+    /// <summary>
+    /// Sets every field back to its default, as in a new <see cref="Hdr"/>, so one instance can be
+    /// reused for many packets (a new header costs four objects: the message and its headers map).
+    /// </summary>
+    /// <remarks>A field added to kaze.proto must be cleared here too; <c>HdrTests</c> sets every field the descriptor lists and checks.</remarks>
+    public void Clear()
+    {
+        bodyType_ = "";
+        srcIdent_ = 0;
+        retCode_ = 0;
+        version_ = 0;
+        timeout_ = 0;
+        ClearRpcType();
+        headers_.Clear();
+        ClearRouteType();
+        _unknownFields = null;
+    }
+
     /// <summary>A header for a request to one node, answered within <paramref name="timeoutMilliseconds"/>.</summary>
     /// <param name="destination">The node; <see cref="Ident.Any"/> for the host of the sidecar that reads the packet.</param>
     /// <param name="bodyType">What the body is, e.g. "echo.req".</param>
@@ -22,7 +40,17 @@ public sealed partial class Hdr
     /// <see cref="DstRandom"/>, <see cref="DstBroadcast"/> or <see cref="DstMulticast"/> on the result.
     /// </remarks>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeoutMilliseconds"/> is 0: that is a notify.</exception>
-    public static Hdr CreateRequest(Ident destination, string bodyType, uint sequence, uint timeoutMilliseconds)
+    public static Hdr CreateRequest(Ident destination, string bodyType, uint sequence, uint timeoutMilliseconds) =>
+        new Hdr().ResetAsRequest(destination, bodyType, sequence, timeoutMilliseconds);
+
+    /// <summary>Clears this header and makes it what <see cref="CreateRequest"/> returns, for reusing one instance.</summary>
+    /// <param name="destination">The node; <see cref="Ident.Any"/> for the host of the sidecar that reads the packet.</param>
+    /// <param name="bodyType">What the body is.</param>
+    /// <param name="sequence">The request's sequence number.</param>
+    /// <param name="timeoutMilliseconds">How long the sender waits for the response; must be above zero.</param>
+    /// <returns>This header.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeoutMilliseconds"/> is 0: that is a notify.</exception>
+    public Hdr ResetAsRequest(Ident destination, string bodyType, uint sequence, uint timeoutMilliseconds)
     {
         ArgumentNullException.ThrowIfNull(bodyType);
         if (timeoutMilliseconds == 0)
@@ -32,29 +60,33 @@ public sealed partial class Hdr
                 "A request needs a timeout above zero; a packet that expects no response is a notify (CreateNotify).");
         }
 
-        return new Hdr
-        {
-            BodyType = bodyType,
-            Version = ProtocolVersion.Current,
-            Timeout = timeoutMilliseconds,
-            Req = sequence,
-            DstIdent = destination.Value,
-        };
+        Clear();
+        BodyType = bodyType;
+        Version = ProtocolVersion.Current;
+        Timeout = timeoutMilliseconds;
+        Req = sequence;
+        DstIdent = destination.Value;
+        return this;
     }
 
     /// <summary>A header for a one-way message to one node: no sequence, no timeout, no response.</summary>
     /// <param name="destination">The node; <see cref="Ident.Any"/> for the host of the sidecar that reads the packet.</param>
     /// <param name="bodyType">What the body is, e.g. "log.line".</param>
     /// <returns>A header with <see cref="Version"/> = <see cref="ProtocolVersion.Current"/> and <see cref="SrcIdent"/> left 0.</returns>
-    public static Hdr CreateNotify(Ident destination, string bodyType)
+    public static Hdr CreateNotify(Ident destination, string bodyType) => new Hdr().ResetAsNotify(destination, bodyType);
+
+    /// <summary>Clears this header and makes it what <see cref="CreateNotify"/> returns, for reusing one instance.</summary>
+    /// <param name="destination">The node; <see cref="Ident.Any"/> for the host of the sidecar that reads the packet.</param>
+    /// <param name="bodyType">What the body is.</param>
+    /// <returns>This header.</returns>
+    public Hdr ResetAsNotify(Ident destination, string bodyType)
     {
         ArgumentNullException.ThrowIfNull(bodyType);
-        return new Hdr
-        {
-            BodyType = bodyType,
-            Version = ProtocolVersion.Current,
-            DstIdent = destination.Value,
-        };
+        Clear();
+        BodyType = bodyType;
+        Version = ProtocolVersion.Current;
+        DstIdent = destination.Value;
+        return this;
     }
 
     /// <summary>A header answering <paramref name="request"/>: sent back to its sender, with its sequence.</summary>
@@ -68,7 +100,16 @@ public sealed partial class Hdr
     /// </returns>
     /// <remarks>The request's <see cref="Headers"/> are not copied: a response carries its own.</remarks>
     /// <exception cref="ArgumentException"><paramref name="request"/> is not a request.</exception>
-    public static Hdr CreateResponse(Hdr request, global::Kaze.Protocol.RetCode code, string bodyType = "")
+    public static Hdr CreateResponse(Hdr request, global::Kaze.Protocol.RetCode code, string bodyType = "") =>
+        new Hdr().ResetAsResponse(request, code, bodyType);
+
+    /// <summary>Clears this header and makes it what <see cref="CreateResponse"/> returns, for reusing one instance.</summary>
+    /// <param name="request">The request; it must carry <see cref="Req"/>. It may be this very header.</param>
+    /// <param name="code">The outcome.</param>
+    /// <param name="bodyType">What the body is; empty for error responses without a body.</param>
+    /// <returns>This header.</returns>
+    /// <exception cref="ArgumentException"><paramref name="request"/> is not a request.</exception>
+    public Hdr ResetAsResponse(Hdr request, global::Kaze.Protocol.RetCode code, string bodyType = "")
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(bodyType);
@@ -79,13 +120,15 @@ public sealed partial class Hdr
                 nameof(request));
         }
 
-        return new Hdr
-        {
-            BodyType = bodyType,
-            RetCode = (uint)code,
-            Version = ProtocolVersion.Current,
-            Rsp = request.Req,
-            DstIdent = request.SrcIdent,
-        };
+        // Read before Clear: the request may be this header.
+        uint sequence = request.Req;
+        uint destination = request.SrcIdent;
+        Clear();
+        BodyType = bodyType;
+        RetCode = (uint)code;
+        Version = ProtocolVersion.Current;
+        Rsp = sequence;
+        DstIdent = destination;
+        return this;
     }
 }

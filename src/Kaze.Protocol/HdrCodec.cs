@@ -27,6 +27,21 @@ internal static class HdrCodec
         return false;
     }
 
+    /// <summary>Clears <paramref name="header"/> and parses into it; false (and a partly filled header) on bad bytes.</summary>
+    public static bool TryParseInto(ReadOnlySpan<byte> bytes, Hdr header)
+    {
+        header.Clear();
+        try
+        {
+            header.MergeFrom(bytes);
+            return true;
+        }
+        catch (InvalidProtocolBufferException)
+        {
+            return false;
+        }
+    }
+
     public static bool TryParse(in ReadOnlySequence<byte> bytes, [NotNullWhen(true)] out Hdr? header)
     {
         if (bytes.IsSingleSegment)

@@ -101,10 +101,28 @@ public static class RingFraming
     /// <returns>True if the payload is a packet.</returns>
     public static bool TryDecode(ReadOnlySpan<byte> payload, [NotNullWhen(true)] out Hdr? header, out ReadOnlySpan<byte> body, out DecodeError error)
     {
+        var parsed = new Hdr();
+        bool ok = TryDecodeInto(payload, parsed, out body, out error);
+        header = ok ? parsed : null;
+        return ok;
+    }
+
+    /// <summary>
+    /// Decodes a payload into <paramref name="header"/>, an instance the caller reuses (see
+    /// <see cref="Hdr.Clear"/>), and a slice of the payload holding the body: no allocation but the
+    /// header's strings.
+    /// </summary>
+    /// <param name="payload">One whole record payload.</param>
+    /// <param name="header">Cleared, then filled; on error its fields are unspecified.</param>
+    /// <param name="body">The body: a slice of <paramref name="payload"/>; empty on error.</param>
+    /// <param name="error"><see cref="DecodeError.None"/>, or why the payload is not a packet.</param>
+    /// <returns>True if the payload is a packet.</returns>
+    public static bool TryDecodeInto(ReadOnlySpan<byte> payload, Hdr header, out ReadOnlySpan<byte> body, out DecodeError error)
+    {
+        ArgumentNullException.ThrowIfNull(header);
         body = default;
         if (payload.Length < PrefixSize)
         {
-            header = null;
             error = DecodeError.Truncated;
             return false;
         }
@@ -113,12 +131,11 @@ public static class RingFraming
         uint headerLength = BinaryPrimitives.ReadUInt32LittleEndian(payload[HeaderLengthOffset..]);
         if (headerLength > (uint)(payload.Length - PrefixSize))
         {
-            header = null;
             error = DecodeError.HeaderLengthOutOfRange;
             return false;
         }
 
-        if (!HdrCodec.TryParse(payload.Slice(HeaderOffset, (int)headerLength), out header))
+        if (!HdrCodec.TryParseInto(payload.Slice(HeaderOffset, (int)headerLength), header))
         {
             error = DecodeError.InvalidHeader;
             return false;

@@ -85,4 +85,56 @@ public sealed class HdrTests
         Assert.True(new Hdr { Req = 1, Timeout = 1 }.ExpectsResponse);
         Assert.False(new Hdr { Rsp = 1, Timeout = 1 }.ExpectsResponse);
     }
+    [Fact]
+    public void Clear_EveryFieldTheDescriptorLists_BackToANewHeader()
+    {
+        // Set through reflection on the descriptor, so a field added to kaze.proto and forgotten in Clear fails here.
+        var header = new Hdr();
+        foreach (Google.Protobuf.Reflection.FieldDescriptor field in Hdr.Descriptor.Fields.InFieldNumberOrder())
+        {
+            object value = field.FieldType switch
+            {
+                Google.Protobuf.Reflection.FieldType.String => "x",
+                Google.Protobuf.Reflection.FieldType.UInt32 => 7u,
+                Google.Protobuf.Reflection.FieldType.Message when field.IsMap => null!,
+                Google.Protobuf.Reflection.FieldType.Message => field.MessageType.Parser.ParseFrom([8, 1]),
+                _ => throw new InvalidOperationException($"field {field.Name}: type {field.FieldType} not covered by this test"),
+            };
+            if (field.IsMap)
+            {
+                header.Headers["k"] = Google.Protobuf.ByteString.CopyFromUtf8("v");
+            }
+            else
+            {
+                field.Accessor.SetValue(header, value);
+            }
+        }
+
+        // The last member set of each oneof wins; the other members are set and cleared below.
+        Assert.NotEqual(new Hdr(), header);
+        header.Clear();
+        Assert.Equal(new Hdr(), header);
+        Assert.Equal(0, header.CalculateSize());
+
+        header.Req = 5;
+        header.DstIdent = 9;
+        header.Clear();
+        Assert.Equal(new Hdr(), header);
+    }
+
+    [Fact]
+    public void Clear_ThenParseInto_SameAsAFreshParse()
+    {
+        Hdr original = Hdr.CreateRequest(new Ident(3), "echo", 11, 250);
+        original.Headers["trace"] = Google.Protobuf.ByteString.CopyFromUtf8("t");
+        byte[] payload = new byte[RingFraming.GetPayloadSize(original, 2)];
+        RingFraming.Write(payload, original, [1, 2]);
+        Hdr reused = Hdr.CreateResponse(Hdr.CreateRequest(new Ident(4), "other", 1, 1), RetCode.Timeout, "junk");
+        reused.Headers["stale"] = Google.Protobuf.ByteString.CopyFromUtf8("s");
+
+        Assert.True(RingFraming.TryDecodeInto(payload, reused, out ReadOnlySpan<byte> body, out DecodeError error), error.ToString());
+
+        Assert.Equal(original, reused);
+        Assert.Equal([1, 2], body.ToArray());
+    }
 }

@@ -1,7 +1,7 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using Kaze.Cli.Logging;
 using Kaze.Sidecar.Logging;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Serilog;
 using Serilog.Core;
@@ -38,6 +38,20 @@ internal static class KazeLogging
     public static ILoggerFactory Create(LogSettings settings, TextWriter? standardError = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
+        // Levels are decided per area by AreaLevelLoggerProvider; nothing is filtered before it.
+        // The Serilog pipeline is made when the first record passes its level, unless a log file
+        // is set: then at once, so that a file that cannot be opened is reported at the start.
+        // Not LoggerFactory.Create: it builds a service container, tens of milliseconds of
+        // start-up for one provider. A provider added with AddProvider is disposed with the factory.
+        var factory = new LoggerFactory([], new LoggerFilterOptions { MinLevel = LogLevel.Trace });
+        factory.AddProvider(settings.File is null
+            ? new AreaLevelLoggerProvider(() => CreateSinks(settings, standardError), settings)
+            : new AreaLevelLoggerProvider(CreateSinks(settings, standardError), settings));
+        return factory;
+    }
+
+    private static SerilogLoggerProvider CreateSinks(LogSettings settings, TextWriter? standardError)
+    {
         if (standardError is null)
         {
             // Serilog's own failures (a log file that cannot be opened) would otherwise go nowhere.
@@ -45,12 +59,7 @@ internal static class KazeLogging
         }
 
         Logger logger = Configure(settings, standardError ?? StandardError.Writer).CreateLogger();
-        return LoggerFactory.Create(builder =>
-        {
-            // Levels are decided per area by AreaLevelLoggerProvider; nothing is filtered before it.
-            builder.SetMinimumLevel(LogLevel.Trace);
-            builder.Services.AddSingleton<ILoggerProvider>(_ => new AreaLevelLoggerProvider(new SerilogLoggerProvider(logger, dispose: true), settings));
-        });
+        return new SerilogLoggerProvider(logger, dispose: true);
     }
 
     /// <summary>The Serilog pipeline: every event it gets is written (levels are applied before it).</summary>
@@ -66,17 +75,22 @@ internal static class KazeLogging
         configuration.WriteTo.Sink(new StandardErrorSink(Formatter(json, ConsoleTemplate), standardError));
         if (settings.File is not null)
         {
-            configuration.WriteTo.File(
-                Formatter(json, FileTemplate),
-                settings.File,
-                fileSizeLimitBytes: settings.FileSizeLimit,
-                rollOnFileSizeLimit: true,
-                rollingInterval: ToRollingInterval(settings.RollingInterval),
-                retainedFileCountLimit: settings.RetainedFiles);
+            AddFile(configuration, settings, json);
         }
 
         return configuration;
     }
+
+    // Its own method, never inlined: without a log file, Serilog.Sinks.File is not even loaded.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void AddFile(LoggerConfiguration configuration, LogSettings settings, bool json) =>
+        configuration.WriteTo.File(
+            Formatter(json, FileTemplate),
+            settings.File!,
+            fileSizeLimitBytes: settings.FileSizeLimit,
+            rollOnFileSizeLimit: true,
+            rollingInterval: ToRollingInterval(settings.RollingInterval),
+            retainedFileCountLimit: settings.RetainedFiles);
 
     private static ITextFormatter Formatter(bool json, string template) =>
         json ? new JsonLinesFormatter() : new MessageTemplateTextFormatter(template, CultureInfo.InvariantCulture);

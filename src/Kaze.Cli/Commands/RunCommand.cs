@@ -3,7 +3,6 @@ using System.Runtime.InteropServices;
 using Kaze.Core;
 using Kaze.Sidecar;
 using Kaze.Sidecar.Configuration;
-using Kaze.Sidecar.Corral;
 using Kaze.Sidecar.Hosting;
 using Kaze.Sidecar.Supervision;
 using Microsoft.Extensions.Configuration;
@@ -49,7 +48,8 @@ internal static class RunCommand
         run.Options.Add(channel);
         run.Options.Add(ringSize);
         run.Arguments.Add(command);
-        run.SetAction(async (parse, ct) =>
+        // Not an async lambda: RunAsync is the one state machine `kaze run` needs (each costs start-up time).
+        run.SetAction((parse, ct) =>
         {
             var errors = new List<string>();
             List<KeyValuePair<string, string?>> given = flags.GivenFlags(parse, errors);
@@ -59,7 +59,7 @@ internal static class RunCommand
             KazeSettings? settings = CommandSettings.Load("run", parse.GetValue(flags.Config), given, errors, out IConfiguration configuration);
             if (settings is null)
             {
-                return CommandSettings.UsageError;
+                return Task.FromResult(CommandSettings.UsageError);
             }
 
             string[] argv = parse.GetValue(command)!;
@@ -67,10 +67,10 @@ internal static class RunCommand
             {
                 // A mistyped kaze option would otherwise be run as the host command.
                 StandardError.WriteLine($"kaze run: unknown option '{argv[0]}' (put the host command after --)");
-                return CommandSettings.UsageError;
+                return Task.FromResult(CommandSettings.UsageError);
             }
 
-            return await RunAsync(settings, configuration, argv[0], argv[1..]).ConfigureAwait(false);
+            return RunAsync(settings, configuration, argv[0], argv[1..]);
         });
         return run;
     }
@@ -98,34 +98,13 @@ internal static class RunCommand
             RunLog.RemovedStale(logger, stale);
         }
 
-        SidecarApp app;
-        try
+        (SidecarApp? built, int failure) = await SidecarStartup.StartAsync(settings, configuration, loggers, withHost: true).ConfigureAwait(false);
+        if (built is null)
         {
-            app = SidecarApp.Build(settings, withHost: true, logging => logging.AddProvider(new ForwardingLoggerProvider(loggers)), configuration, BuiltInPlugins.Create(configuration));
-        }
-        catch (PluginException e)
-        {
-            StandardError.WriteLine("kaze: " + e.Message);
-            return CommandSettings.UsageError;
+            return failure;
         }
 
-        await using SidecarApp disposeApp = app;
-        try
-        {
-            await app.StartAsync().ConfigureAwait(false);
-        }
-        catch (ChannelException e)
-        {
-            StandardError.WriteLine("kaze: cannot create channel: " + e.Message);
-            return CannotCreateChannel;
-        }
-        catch (CorralListenException e)
-        {
-            StandardError.WriteLine("kaze: cannot listen: " + e.Message);
-            await app.StopAsync().ConfigureAwait(false);
-            return CannotListen;
-        }
-
+        await using SidecarApp app = built;
         SidecarNode node = app.Node;
 
         // Stop requests to kaze itself: the signal also reaches the host (the forwarder), and

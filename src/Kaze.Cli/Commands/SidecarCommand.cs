@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
 using Kaze.Sidecar.Configuration;
-using Kaze.Sidecar.Corral;
 using Kaze.Sidecar.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
@@ -35,28 +34,13 @@ internal static class SidecarCommand
             var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             using PosixSignalRegistration onTerm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.TrySetResult(); });
             using PosixSignalRegistration onInt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.TrySetResult(); });
-            SidecarApp app;
-            try
+            (SidecarApp? built, int failure) = await SidecarStartup.StartAsync(settings, configuration, loggers, withHost: false).ConfigureAwait(false);
+            if (built is null)
             {
-                app = SidecarApp.Build(settings, withHost: false, logging => logging.AddProvider(new ForwardingLoggerProvider(loggers)), configuration, BuiltInPlugins.Create(configuration));
-            }
-            catch (PluginException e)
-            {
-                StandardError.WriteLine("kaze: " + e.Message);
-                return CommandSettings.UsageError;
+                return failure;
             }
 
-            await using SidecarApp disposeApp = app;
-            try
-            {
-                await app.StartAsync().ConfigureAwait(false);
-            }
-            catch (CorralListenException e)
-            {
-                StandardError.WriteLine("kaze: cannot listen: " + e.Message);
-                return RunCommand.CannotListen;
-            }
-
+            await using SidecarApp app = built;
             SidecarLog.Serving(loggers.CreateLogger("Kaze.Sidecar"), settings.Ident.ToString(), app.Corral?.LocalEndPoint.ToString() ?? "nowhere");
             await stop.Task.ConfigureAwait(false);
             await app.StopAsync().ConfigureAwait(false);

@@ -9,19 +9,59 @@ namespace Kaze.Cli.Logging;
 /// whole dotted segments, any case), so a disabled level costs one comparison.
 /// </summary>
 /// <remarks>
+/// <para>
 /// Not Serilog's MinimumLevel.Override: that compares prefixes with their case, and settings from
 /// the environment arrive lower-cased (KAZE_LOG__LEVELS__KAZE.SIDECAR.CORRAL → "kaze.sidecar.corral").
+/// </para>
+/// <para>
+/// The sinks are made on first use (the first record that passes its area's level, or a scope),
+/// not with the provider: a run that logs nothing, as `kaze run -- true` at the default level,
+/// never loads the Serilog pipeline. Pass them ready-made (<see cref="AreaLevelLoggerProvider(ILoggerProvider, LogSettings)"/>)
+/// where a problem with a sink must show at once, as a log file that cannot be opened.
+/// </para>
 /// </remarks>
-internal sealed class AreaLevelLoggerProvider(ILoggerProvider sinks, LogSettings settings) : ILoggerProvider
+internal sealed class AreaLevelLoggerProvider : ILoggerProvider
 {
-    public ILogger CreateLogger(string categoryName) => new AreaLogger(sinks.CreateLogger(categoryName), settings.LevelOf(categoryName ?? ""));
+    private readonly LogSettings _settings;
+    private readonly Lazy<ILoggerProvider> _sinks;
 
-    public void Dispose() => sinks.Dispose();
-
-    private sealed class AreaLogger(ILogger inner, LogLevel minimum) : ILogger
+    /// <summary>Sinks made by <paramref name="createSinks"/> when the first record needs them.</summary>
+    public AreaLevelLoggerProvider(Func<ILoggerProvider> createSinks, LogSettings settings)
     {
+        _settings = settings;
+        _sinks = new Lazy<ILoggerProvider>(createSinks, LazyThreadSafetyMode.ExecutionAndPublication);
+    }
+
+    /// <summary>Sinks made already.</summary>
+    public AreaLevelLoggerProvider(ILoggerProvider sinks, LogSettings settings)
+    {
+        _settings = settings;
+        _sinks = new Lazy<ILoggerProvider>(sinks);
+    }
+
+    public ILogger CreateLogger(string categoryName)
+    {
+        categoryName ??= "";
+        return new AreaLogger(this, categoryName, _settings.LevelOf(categoryName));
+    }
+
+    public void Dispose()
+    {
+        if (_sinks.IsValueCreated)
+        {
+            _sinks.Value.Dispose();
+        }
+    }
+
+    private sealed class AreaLogger(AreaLevelLoggerProvider provider, string category, LogLevel minimum) : ILogger
+    {
+        // The sinks' logger for this category, made with the first record or scope that needs it.
+        private ILogger? _inner;
+
+        private ILogger Inner => _inner ??= provider._sinks.Value.CreateLogger(category);
+
         public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => inner.BeginScope(state);
+            where TState : notnull => Inner.BeginScope(state);
 
         public bool IsEnabled(LogLevel logLevel) => logLevel >= minimum && logLevel != LogLevel.None;
 
@@ -29,7 +69,7 @@ internal sealed class AreaLevelLoggerProvider(ILoggerProvider sinks, LogSettings
         {
             if (IsEnabled(logLevel))
             {
-                inner.Log(logLevel, eventId, state, exception, formatter);
+                Inner.Log(logLevel, eventId, state, exception, formatter);
             }
         }
     }

@@ -49,6 +49,22 @@ public static class SettingsCatalog
     ];
 
     /// <summary>The defaults as configuration key/value pairs.</summary>
-    public static IEnumerable<KeyValuePair<string, string?>> Defaults =>
-        All.Where(s => s.Default is not null).Select(s => new KeyValuePair<string, string?>(s.Path, s.Default));
+    public static IEnumerable<KeyValuePair<string, string?>> Defaults
+    {
+        get
+        {
+            // A plain loop, not LINQ: this runs at every start, and each LINQ shape over key/value
+            // pairs is compiled on the spot (it cannot be precompiled).
+            var defaults = new List<KeyValuePair<string, string?>>(All.Count);
+            foreach (SettingInfo setting in All)
+            {
+                if (setting.Default is not null)
+                {
+                    defaults.Add(new KeyValuePair<string, string?>(setting.Path, setting.Default));
+                }
+            }
+
+            return defaults;
+        }
+    }
 }

@@ -8,6 +8,7 @@ using Kaze.Sidecar.Corral;
 using Kaze.Sidecar.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -24,6 +25,9 @@ namespace Kaze.Sidecar.Hosting;
 /// </remarks>
 public sealed class SidecarApp : IAsyncDisposable
 {
+    // The Generic Host's own category: it logs a failed start as an error with a stack trace.
+    private const string HostCategory = "Microsoft.Extensions.Hosting.Internal.Host";
+
     private readonly IHost _host;
 
     private SidecarApp(IHost host)
@@ -46,26 +50,57 @@ public sealed class SidecarApp : IAsyncDisposable
     /// <summary>Composes a sidecar from validated settings.</summary>
     /// <param name="settings">The effective settings.</param>
     /// <param name="withHost">True for `kaze run` (a channel to a host), false for a relay.</param>
-    /// <param name="logging">Configures logging (the CLI adds its Serilog sinks).</param>
+    /// <param name="logging">Configures logging (tests add their providers here).</param>
     /// <param name="configuration">The effective configuration (plugins read their sections from it); null for none.</param>
     /// <param name="plugins">Built-in and loaded plugins, in pipeline order (outermost first).</param>
     /// <exception cref="PluginException">A plugin failed to configure itself; the message names it.</exception>
     public static SidecarApp Build(KazeSettings settings, bool withHost, Action<ILoggingBuilder> logging, IConfiguration? configuration = null, IReadOnlyList<IKazePlugin>? plugins = null)
     {
+        ArgumentNullException.ThrowIfNull(logging);
+        return BuildCore(settings, withHost, builder =>
+        {
+            builder.Logging.ClearProviders();
+            // The caller's providers decide the level (kaze's --log-level); the Generic Host's own
+            // default filter (Information) would drop every Debug line of the sidecar's components.
+            builder.Logging.SetMinimumLevel(LogLevel.Trace);
+            // Start failures (channel in use, cannot listen) are the command's to report, in one line;
+            // the Generic Host would log them first, as an error with a stack trace.
+            builder.Logging.AddFilter(HostCategory, LogLevel.Critical);
+            logging(builder.Logging);
+        }, configuration, plugins);
+    }
+
+    /// <summary>Composes a sidecar from validated settings, logging through <paramref name="loggers"/>.</summary>
+    /// <param name="settings">The effective settings.</param>
+    /// <param name="withHost">True for `kaze run` (a channel to a host), false for a relay.</param>
+    /// <param name="loggers">
+    /// The factory every part of the sidecar logs through (the CLI's, with its sinks and levels);
+    /// the app does not dispose it. Cheaper to start than the Generic Host's own factory, whose
+    /// filters and options the CLI does not need.
+    /// </param>
+    /// <param name="configuration">The effective configuration (plugins read their sections from it); null for none.</param>
+    /// <param name="plugins">Built-in and loaded plugins, in pipeline order (outermost first).</param>
+    /// <exception cref="PluginException">A plugin failed to configure itself; the message names it.</exception>
+    public static SidecarApp Build(KazeSettings settings, bool withHost, ILoggerFactory loggers, IConfiguration? configuration = null, IReadOnlyList<IKazePlugin>? plugins = null)
+    {
+        ArgumentNullException.ThrowIfNull(loggers);
+        return BuildCore(
+            settings,
+            withHost,
+            builder => builder.Services.Replace(ServiceDescriptor.Singleton<ILoggerFactory>(new CallerLoggerFactory(loggers))),
+            configuration,
+            plugins);
+    }
+
+    private static SidecarApp BuildCore(KazeSettings settings, bool withHost, Action<HostApplicationBuilder> configureLogging, IConfiguration? configuration, IReadOnlyList<IKazePlugin>? plugins)
+    {
         configuration ??= new ConfigurationBuilder().Build();
         plugins ??= [];
         HostApplicationBuilder builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.Logging.ClearProviders();
-        // The caller's providers decide the level (kaze's --log-level); the Generic Host's own
-        // default filter (Information) would drop every Debug line of the sidecar's components.
-        builder.Logging.SetMinimumLevel(LogLevel.Trace);
-        // Start failures (channel in use, cannot listen) are the command's to report, in one line;
-        // the Generic Host would log them first, as an error with a stack trace.
-        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
-        logging(builder.Logging);
+        configureLogging(builder);
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton(configuration);
-        builder.Services.AddSingleton<IHostLifetime, CommandLifetime>();
+        builder.Services.AddSingleton<IHostLifetime>(new CommandLifetime());
         builder.Services.AddSingleton(sp => new StaticResolver(StaticNodeTable.Create(settings.Nodes.Select(n => new NodeEntry(n.Ident, n.Address) { Source = "nodes" }))));
         builder.Services.AddSingleton<IResolver>(sp => sp.GetRequiredService<StaticResolver>());
         builder.Services.AddSingleton(sp => new SidecarNode(
@@ -96,7 +131,12 @@ public sealed class SidecarApp : IAsyncDisposable
                 node.OnUndeliverable,
                 sp.GetRequiredService<ILoggerFactory>());
         });
-        builder.Services.AddHostedService<SidecarService>();
+        // A factory rather than the type: the container then needs no reflection over its constructor.
+        builder.Services.AddHostedService(sp => new SidecarService(
+            sp.GetRequiredService<SidecarNode>(),
+            sp.GetRequiredService<PeerCorral>(),
+            settings,
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger<SidecarApp>()));
         var contexts = new List<(IKazePlugin Plugin, PluginContext Context)>(plugins.Count);
         foreach (IKazePlugin plugin in plugins)
         {
@@ -106,13 +146,22 @@ public sealed class SidecarApp : IAsyncDisposable
         }
 
         IHost host = builder.Build();
-        SidecarNode node = host.Services.GetRequiredService<SidecarNode>();
-        foreach ((IKazePlugin plugin, PluginContext context) in contexts)
+        try
         {
-            Guard(plugin, "adding its middleware", () => plugin.ConfigurePipeline(context, node.Pipeline, host.Services));
-        }
+            SidecarNode node = host.Services.GetRequiredService<SidecarNode>();
+            foreach ((IKazePlugin plugin, PluginContext context) in contexts)
+            {
+                Guard(plugin, "adding its middleware", () => plugin.ConfigurePipeline(context, node.Pipeline, host.Services));
+            }
 
-        return new SidecarApp(host);
+            return new SidecarApp(host);
+        }
+        catch
+        {
+            // Nothing started yet, but the services made so far (a plugin's among them) are disposed.
+            host.Dispose();
+            throw;
+        }
     }
 
     /// <summary>A plugin's section: its own top-level section if the configuration has one (built-ins: "metrics", "rateLimits"…), else "plugins:&lt;name&gt;".</summary>
@@ -154,7 +203,7 @@ public sealed class SidecarApp : IAsyncDisposable
     }
 
     /// <summary>Starts and stops the node and the corral with the host.</summary>
-    private sealed class SidecarService(SidecarNode node, PeerCorral corral, KazeSettings settings, ILogger<SidecarApp> logger) : IHostedService
+    private sealed class SidecarService(SidecarNode node, PeerCorral corral, KazeSettings settings, ILogger logger) : IHostedService
     {
         public async Task StartAsync(CancellationToken cancellationToken)
         {
@@ -192,6 +241,42 @@ public sealed class SidecarApp : IAsyncDisposable
             // A full queue and a frame over the limit are both "a limit was hit": RESOURCE_EXHAUSTED.
             queueFull = result is SendResult.QueueFull or SendResult.TooLarge;
             return result == SendResult.Queued;
+        }
+    }
+
+    /// <summary>
+    /// The caller's logger factory as the services see it: not disposed with the app, and the
+    /// Generic Host's own category only at Critical (start failures, such as a channel in use or
+    /// an address that cannot be bound, are the command's to report, in one line).
+    /// </summary>
+    private sealed class CallerLoggerFactory(ILoggerFactory loggers) : ILoggerFactory
+    {
+        public ILogger CreateLogger(string categoryName)
+        {
+            ILogger logger = loggers.CreateLogger(categoryName);
+            return categoryName == HostCategory ? new CriticalOnlyLogger(logger) : logger;
+        }
+
+        public void AddProvider(ILoggerProvider provider) => loggers.AddProvider(provider);
+
+        public void Dispose()
+        {
+        }
+    }
+
+    private sealed class CriticalOnlyLogger(ILogger inner) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => inner.BeginScope(state);
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Critical && inner.IsEnabled(logLevel);
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (IsEnabled(logLevel))
+            {
+                inner.Log(logLevel, eventId, state, exception, formatter);
+            }
         }
     }
 

@@ -29,7 +29,7 @@ public sealed class LogForwardingPlugin : IKazePlugin
     public string Name => PluginName;
 
     /// <inheritdoc/>
-    public void ConfigureServices(PluginContext context, IServiceCollection services) => services.TryAddSingleton<LogForwardingCounters>();
+    public void ConfigureServices(PluginContext context, IServiceCollection services) => services.TryAddSingleton(_ => new LogForwardingCounters());
 
     /// <inheritdoc/>
     public void ConfigurePipeline(PluginContext context, PipelineBuilder pipeline, IServiceProvider services)

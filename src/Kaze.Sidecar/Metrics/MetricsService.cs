@@ -59,16 +59,13 @@ internal sealed class MetricsService : IHostedService, IAsyncDisposable
     private readonly IServiceProvider _services;
     private readonly ILoggerFactory _loggers;
     private readonly ILogger _logger;
-    private readonly ScrapeExporter _exporter = new();
     private readonly TaskCompletionSource<IPEndPoint> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    // Guards the four fields below between the background start and a stop.
+    // Guards the two fields below, and the fields of _parts, between the background start and a stop.
     private readonly Lock _gate = new();
 
-    // Each set by the background start once made, unless a stop came first.
-    private ObservedCounters? _observed;
-    private MeterProvider? _provider;
-    private KestrelServer? _server;
+    // What the background start made so far; null until it begins, and again once a stop took it.
+    private Parts? _parts;
 
     // True once a stop began: a start step that completes later undoes itself.
     private bool _stopped;
@@ -102,41 +99,26 @@ internal sealed class MetricsService : IHostedService, IAsyncDisposable
         return Task.CompletedTask;
     }
 
-    public async Task StopAsync(CancellationToken cancellationToken)
-    {
-        (ObservedCounters? observed, MeterProvider? provider, KestrelServer? server) = TakeForStop();
-        if (server is not null)
-        {
-            await server.StopAsync(cancellationToken).ConfigureAwait(false);
-            server.Dispose();
-        }
-
-        // The last OTLP export happens here, while the node can still be read.
-        provider?.Dispose();
-        observed?.Detach();
-    }
+    public Task StopAsync(CancellationToken cancellationToken) =>
+        TakeForStop() is { } parts ? parts.StopAsync(cancellationToken) : Task.CompletedTask;
 
     public ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
-            (ObservedCounters? observed, MeterProvider? provider, KestrelServer? server) = TakeForStop();
-            server?.Dispose();
-            provider?.Dispose();
-            observed?.Detach();
+            TakeForStop()?.Dispose();
         }
 
         return ValueTask.CompletedTask;
     }
 
-    private (ObservedCounters?, MeterProvider?, KestrelServer?) TakeForStop()
+    private Parts? TakeForStop()
     {
         lock (_gate)
         {
             _stopped = true;
-            (ObservedCounters?, MeterProvider?, KestrelServer?) taken = (_observed, _provider, _server);
-            _provider = null;
-            _server = null;
+            Parts? taken = _parts;
+            _parts = null;
             return taken;
         }
     }
@@ -169,6 +151,7 @@ internal sealed class MetricsService : IHostedService, IAsyncDisposable
     private async Task StartStepsAsync()
     {
         var stopwatch = Stopwatch.StartNew();
+        var parts = new Parts();
         lock (_gate)
         {
             if (_stopped)
@@ -176,6 +159,8 @@ internal sealed class MetricsService : IHostedService, IAsyncDisposable
                 _listening.TrySetCanceled();
                 return;
             }
+
+            _parts = parts;
         }
 
         var observed = new ObservedCounters(_meter, _node, _corral);
@@ -188,10 +173,12 @@ internal sealed class MetricsService : IHostedService, IAsyncDisposable
                 return;
             }
 
-            _observed = observed;
+            parts.Observed = observed;
         }
 
-        MeterProvider provider = CreateMeterProvider();
+        // Made here, not with the service: the OpenTelemetry SDK is not even loaded until the export starts.
+        var exporter = new ScrapeExporter();
+        MeterProvider provider = CreateMeterProvider(exporter);
         lock (_gate)
         {
             if (_stopped)
@@ -202,7 +189,7 @@ internal sealed class MetricsService : IHostedService, IAsyncDisposable
                 return;
             }
 
-            _provider = provider;
+            parts.Provider = provider;
         }
 
         double providerMs = stopwatch.Elapsed.TotalMilliseconds;
@@ -213,18 +200,18 @@ internal sealed class MetricsService : IHostedService, IAsyncDisposable
 
         if (_options.Listen is { } listen)
         {
-            await StartServerAsync(listen, providerMs, stopwatch).ConfigureAwait(false);
+            await StartServerAsync(listen, exporter, parts, providerMs, stopwatch).ConfigureAwait(false);
         }
     }
 
-    private MeterProvider CreateMeterProvider()
+    private MeterProvider CreateMeterProvider(ScrapeExporter exporter)
     {
         MeterProviderBuilder builder = Sdk.CreateMeterProviderBuilder()
             .SetResourceBuilder(ResourceBuilder.CreateEmpty().AddService("kaze", serviceVersion: typeof(MetricsService).Assembly.GetName().Version?.ToString(), serviceInstanceId: _ident))
             .AddMeter(_meter.Meter.Name);
         if (_options.Listen is not null)
         {
-            builder.AddReader(new BaseExportingMetricReader(_exporter));
+            builder.AddReader(new BaseExportingMetricReader(exporter));
         }
 
         if (_options.OtlpEndpoint is { } endpoint)
@@ -243,7 +230,7 @@ internal sealed class MetricsService : IHostedService, IAsyncDisposable
         return builder.Build();
     }
 
-    private async Task StartServerAsync(NodeAddress listen, double providerMs, Stopwatch stopwatch)
+    private async Task StartServerAsync(NodeAddress listen, ScrapeExporter exporter, Parts parts, double providerMs, Stopwatch stopwatch)
     {
         KestrelServer? server = null;
         try
@@ -254,7 +241,7 @@ internal sealed class MetricsService : IHostedService, IAsyncDisposable
             kestrel.Listen(new IPEndPoint(ip, listen.Port), endpoint => endpoint.Protocols = HttpProtocols.Http1);
             var transport = new SocketTransportFactory(Options.Create(new SocketTransportOptions()), _loggers);
             server = new KestrelServer(Options.Create(kestrel), transport, _loggers);
-            await server.StartAsync(new MetricsHttpApplication(_exporter), CancellationToken.None).ConfigureAwait(false);
+            await server.StartAsync(new MetricsHttpApplication(exporter), CancellationToken.None).ConfigureAwait(false);
             IPEndPoint bound = BoundEndPoint(server, ip);
             lock (_gate)
             {
@@ -265,7 +252,7 @@ internal sealed class MetricsService : IHostedService, IAsyncDisposable
                     return;
                 }
 
-                _server = server;
+                parts.Server = server;
             }
 
             MetricsLog.Serving(_logger, bound.ToString(), providerMs, stopwatch.Elapsed.TotalMilliseconds - providerMs);
@@ -318,5 +305,38 @@ internal sealed class MetricsService : IHostedService, IAsyncDisposable
         }
 
         return inner.Message.TrimEnd('.');
+    }
+
+    /// <summary>
+    /// What the background start made. Its own class so that a sidecar whose export never started
+    /// does not load the OpenTelemetry SDK or Kestrel to stop it.
+    /// </summary>
+    private sealed class Parts
+    {
+        public ObservedCounters? Observed { get; set; }
+
+        public MeterProvider? Provider { get; set; }
+
+        public KestrelServer? Server { get; set; }
+
+        public async Task StopAsync(CancellationToken cancellationToken)
+        {
+            if (Server is { } server)
+            {
+                await server.StopAsync(cancellationToken).ConfigureAwait(false);
+                server.Dispose();
+            }
+
+            // The last OTLP export happens here, while the node can still be read.
+            Provider?.Dispose();
+            Observed?.Detach();
+        }
+
+        public void Dispose()
+        {
+            Server?.Dispose();
+            Provider?.Dispose();
+            Observed?.Detach();
+        }
     }
 }

@@ -36,7 +36,7 @@ public static class PluginLoader
     /// section, ordered by "order" then name.
     /// </summary>
     /// <param name="configuration">The effective configuration.</param>
-    /// <returns>The plugins, ready for <see cref="SidecarApp.Build"/>; empty when none is listed.</returns>
+    /// <returns>The plugins, ready for <see cref="SidecarApp"/>.Build; empty when none is listed.</returns>
     /// <exception cref="PluginException">
     /// A plugin cannot be loaded: its entry has no assembly, the file is missing or not a .NET
     /// assembly, it holds no plugin type (or several and none is named), or the plugin's

@@ -1,0 +1,51 @@
+using Kaze.Core;
+using Kaze.Sidecar.Configuration;
+using Kaze.Sidecar.Corral;
+using Kaze.Sidecar.Hosting;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+
+namespace Kaze.Cli.Commands;
+
+/// <summary>What `kaze run` and `kaze sidecar` share: composing the sidecar and starting it, or saying in one line why not.</summary>
+internal static class SidecarStartup
+{
+    /// <summary>
+    /// Builds the sidecar with the built-in plugins and those <paramref name="configuration"/>
+    /// lists, logging through <paramref name="loggers"/>, and starts it. On failure the reason is
+    /// on stderr, the app is stopped and disposed, and the result has no app and kaze's exit code:
+    /// 2 for a plugin, 73 for a channel that cannot be created, 69 for an address that cannot be bound.
+    /// </summary>
+    public static async Task<(SidecarApp? App, int ExitCode)> StartAsync(KazeSettings settings, IConfiguration configuration, ILoggerFactory loggers, bool withHost)
+    {
+        SidecarApp app;
+        try
+        {
+            app = SidecarApp.Build(settings, withHost, loggers, configuration, BuiltInPlugins.Create(configuration));
+        }
+        catch (PluginException e)
+        {
+            StandardError.WriteLine("kaze: " + e.Message);
+            return (null, CommandSettings.UsageError);
+        }
+
+        try
+        {
+            await app.StartAsync().ConfigureAwait(false);
+            return (app, 0);
+        }
+        catch (ChannelException e)
+        {
+            StandardError.WriteLine("kaze: cannot create channel: " + e.Message);
+            await app.DisposeAsync().ConfigureAwait(false);
+            return (null, RunCommand.CannotCreateChannel);
+        }
+        catch (CorralListenException e)
+        {
+            StandardError.WriteLine("kaze: cannot listen: " + e.Message);
+            await app.StopAsync().ConfigureAwait(false);
+            await app.DisposeAsync().ConfigureAwait(false);
+            return (null, RunCommand.CannotListen);
+        }
+    }
+}

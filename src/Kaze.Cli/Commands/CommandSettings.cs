@@ -12,14 +12,14 @@ internal static class CommandSettings
     public static KazeSettings? Load(string command, string? configFile, List<KeyValuePair<string, string?>> flags, List<string> errors, out IConfiguration configuration)
     {
         KazeSettings? settings = null;
-        configuration = new ConfigurationBuilder().Build();
+        IConfiguration? built = null;
         if (errors.Count == 0)
         {
             try
             {
                 string? file = SettingsLoader.FindFile(configFile);
-                configuration = SettingsLoader.Build(file, flags);
-                settings = KazeSettings.Bind(configuration, out List<string> problems);
+                built = SettingsLoader.Build(file, flags);
+                settings = KazeSettings.Bind(built, out List<string> problems);
                 errors.AddRange(problems.Select(p => (file is null ? "" : file + ": ") + p));
             }
             catch (InvalidDataException e)
@@ -33,6 +33,7 @@ internal static class CommandSettings
             StandardError.WriteLine($"kaze {command}: {error}");
         }
 
+        configuration = built ?? new ConfigurationBuilder().Build();
         return errors.Count == 0 ? settings : null;
     }
 }

@@ -205,23 +205,35 @@ public sealed class SidecarApp : IAsyncDisposable
     /// <summary>Starts and stops the node and the corral with the host.</summary>
     private sealed class SidecarService(SidecarNode node, PeerCorral corral, KazeSettings settings, ILogger logger) : IHostedService
     {
-        public async Task StartAsync(CancellationToken cancellationToken)
+        // Not async itself: a sidecar that neither listens nor knows peers (`kaze run --listen off`)
+        // starts without one more state machine to compile.
+        public Task StartAsync(CancellationToken cancellationToken)
         {
-            node.UseMesh(new CorralLink(corral));
-            node.Start();
-            if (settings.Listen is not null || settings.Nodes.Count > 0)
+            try
             {
-                try
-                {
-                    await corral.StartAsync(cancellationToken).ConfigureAwait(false);
-                }
-                catch (CorralListenException e) when (settings.ListenIsDefault)
-                {
-                    // The default port is taken (another kaze on this machine): run on without
-                    // accepting peers; this sidecar can still reach others. An address given on
-                    // purpose that cannot be bound stops the start instead.
-                    HostingLog.DefaultListenBusy(logger, e.Message);
-                }
+                node.UseMesh(new CorralLink(corral));
+                node.Start();
+            }
+            catch (Exception e)
+            {
+                return Task.FromException(e);
+            }
+
+            return settings.Listen is not null || settings.Nodes.Count > 0 ? StartCorralAsync(cancellationToken) : Task.CompletedTask;
+        }
+
+        private async Task StartCorralAsync(CancellationToken cancellationToken)
+        {
+            try
+            {
+                await corral.StartAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (CorralListenException e) when (settings.ListenIsDefault)
+            {
+                // The default port is taken (another kaze on this machine): run on without
+                // accepting peers; this sidecar can still reach others. An address given on
+                // purpose that cannot be bound stops the start instead.
+                HostingLog.DefaultListenBusy(logger, e.Message);
             }
         }
 

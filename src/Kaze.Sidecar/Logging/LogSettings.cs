@@ -108,7 +108,7 @@ public sealed record LogSettings
 
         LogFormat format = defaults.Format;
         string? formatText = configuration["log:format"];
-        if (formatText is not null && !TryParseName(formatText, out format))
+        if (formatText is not null && !TryParseFormat(formatText, out format))
         {
             problems.Add($"log:format: '{formatText}' is not one of text, json");
         }
@@ -121,7 +121,7 @@ public sealed record LogSettings
 
         LogRollingInterval rolling = defaults.RollingInterval;
         string? rollingText = configuration["log:rollingInterval"];
-        if (rollingText is not null && !TryParseName(rollingText, out rolling))
+        if (rollingText is not null && !TryParseRollingInterval(rollingText, out rolling))
         {
             problems.Add($"log:rollingInterval: '{rollingText}' is not one of infinite, year, month, day, hour, minute");
         }
@@ -202,8 +202,31 @@ public sealed record LogSettings
         return level;
     }
 
-    // An enum member by name only: Enum.TryParse would also take "7".
-    private static bool TryParseName<TEnum>(string text, out TEnum value)
-        where TEnum : struct, Enum =>
-        Enum.TryParse(text.Trim(), ignoreCase: true, out value) && Enum.IsDefined(value) && !char.IsAsciiDigit(text.Trim().FirstOrDefault());
+    // By name only, in any case (Enum.TryParse would also take "7" or "text,json"). Spelled out
+    // rather than Enum.TryParse<T>: its code for kaze's enums would be compiled at every start.
+    private static bool TryParseFormat(string text, out LogFormat format)
+    {
+        (bool known, format) = text.Trim().ToLowerInvariant() switch
+        {
+            "text" => (true, LogFormat.Text),
+            "json" => (true, LogFormat.Json),
+            _ => (false, LogFormat.Text),
+        };
+        return known;
+    }
+
+    private static bool TryParseRollingInterval(string text, out LogRollingInterval interval)
+    {
+        (bool known, interval) = text.Trim().ToLowerInvariant() switch
+        {
+            "infinite" => (true, LogRollingInterval.Infinite),
+            "year" => (true, LogRollingInterval.Year),
+            "month" => (true, LogRollingInterval.Month),
+            "day" => (true, LogRollingInterval.Day),
+            "hour" => (true, LogRollingInterval.Hour),
+            "minute" => (true, LogRollingInterval.Minute),
+            _ => (false, LogRollingInterval.Infinite),
+        };
+        return known;
+    }
 }

@@ -41,13 +41,11 @@ internal static class KazeLogging
         // Levels are decided per area by AreaLevelLoggerProvider; nothing is filtered before it.
         // The Serilog pipeline is made when the first record passes its level, unless a log file
         // is set: then at once, so that a file that cannot be opened is reported at the start.
-        // Not LoggerFactory.Create: it builds a service container, tens of milliseconds of
-        // start-up for one provider. A provider added with AddProvider is disposed with the factory.
-        var factory = new LoggerFactory([], new LoggerFilterOptions { MinLevel = LogLevel.Trace });
-        factory.AddProvider(settings.File is null
+        // Not LoggerFactory.Create, which builds a service container, nor LoggerFactory, whose
+        // filter rules kaze does not use: both cost `kaze run` start-up time (see KazeLoggerFactory).
+        return new KazeLoggerFactory(settings.File is null
             ? new AreaLevelLoggerProvider(() => CreateSinks(settings, standardError), settings)
             : new AreaLevelLoggerProvider(CreateSinks(settings, standardError), settings));
-        return factory;
     }
 
     private static SerilogLoggerProvider CreateSinks(LogSettings settings, TextWriter? standardError)

@@ -21,6 +21,9 @@ public sealed class KazeMeter : IDisposable
     /// <summary>Bucket bounds of <c>kaze_call_duration_seconds</c>: 100 µs to 10 s.</summary>
     internal static readonly double[] CallDurationBuckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
+    private readonly Func<Counter<long>> _createRateLimited;
+    private Counter<long>? _rateLimited;
+
     /// <summary>Creates the meter named <see cref="DefaultName"/>.</summary>
     public KazeMeter()
         : this(DefaultName)
@@ -31,7 +34,7 @@ public sealed class KazeMeter : IDisposable
     internal KazeMeter(string name)
     {
         Meter = new Meter(name, typeof(KazeMeter).Assembly.GetName().Version?.ToString());
-        RateLimited = Meter.CreateCounter<long>(
+        _createRateLimited = () => Meter.CreateCounter<long>(
             "kaze_rate_limited",
             unit: "{packet}",
             description: "Packets refused by a rate limit (requests answered RET_RESOURCE_EXHAUSTED, notifies dropped).");
@@ -53,7 +56,12 @@ public sealed class KazeMeter : IDisposable
     /// Tag values must come from a small fixed set: never an ident or a body type that is not
     /// itself a configured rule.
     /// </summary>
-    public Counter<long> RateLimited { get; }
+    /// <remarks>
+    /// Made on first use: a sidecar without rate limits never makes it (the counter's code is
+    /// compiled at run time, a millisecond of start-up). A counter with no measurement is not
+    /// exported either way; one made after the export started is picked up by it.
+    /// </remarks>
+    public Counter<long> RateLimited => LazyInitializer.EnsureInitialized(ref _rateLimited, _createRateLimited);
 
     /// <summary><c>kaze_call_duration_seconds</c>, recorded by the request tracker, tagged <c>code</c>.</summary>
     internal Histogram<double> CallDuration { get; }

@@ -52,8 +52,15 @@ public static class PluginLoader
                 $"\"{SectionName}\" must be an object of plugin name → {{ \"assembly\": PATH, … }}, not '{plugins.Value}'"));
         }
 
-        var entries = new List<(int Order, string Name, IConfigurationSection Section)>();
-        foreach (IConfigurationSection section in plugins.GetChildren())
+        var sections = new List<IConfigurationSection>(plugins.GetChildren());
+        if (sections.Count == 0)
+        {
+            // The usual case, and every `kaze run` pays for it: no list of tuples to sort.
+            return [];
+        }
+
+        var entries = new List<(int Order, string Name, IConfigurationSection Section)>(sections.Count);
+        foreach (IConfigurationSection section in sections)
         {
             entries.Add((ReadOrder(section), section.Key, section));
         }

@@ -8,7 +8,7 @@ namespace Kaze.Sidecar.Corral;
 /// Defaults: listen on 127.0.0.1:6081; no secret; handshake timeout 5 s; connect timeout 3 s; idle
 /// timeout 60 s; reconnect backoff from 100 ms doubling to 10 s (with jitter); close timeout 2 s;
 /// maximum frame 16 MiB (<see cref="TcpFraming.DefaultMaxFrameSize"/>); per peer at most 10,000
-/// queued packets or 64 MiB, whichever comes first.
+/// queued packets or 64 MiB, whichever comes first; burst window 20 µs.
 /// </remarks>
 public sealed class CorralOptions
 {
@@ -54,6 +54,17 @@ public sealed class CorralOptions
     /// connection uses the smaller of both sides' values. Default 16 MiB.
     /// </summary>
     public int MaxFrameSize { get; set; } = TcpFraming.DefaultMaxFrameSize;
+
+    /// <summary>
+    /// A packet sent to a peer less than this long after the last write to it completed is taken as
+    /// part of a burst: instead of being written at once by the sender, it is written by a
+    /// thread-pool thread together with those that follow while that thread gets going (one system
+    /// call for many frames rather than one each). An isolated packet is always written at once, and
+    /// so is each packet of a caller that waits for every answer: this is below a TCP round trip.
+    /// Zero writes every packet at once. A sender that knows where its bursts end uses
+    /// <see cref="PeerCorral.BeginBatch"/> instead, which delays nothing. Default 20 µs; at most 1 s.
+    /// </summary>
+    public TimeSpan BurstWindow { get; set; } = TimeSpan.FromMicroseconds(20);
 
     /// <summary>At most this many packets wait for one peer; beyond it sends to that peer fail with <see cref="SendResult.QueueFull"/>. Default 10,000.</summary>
     public int MaxQueuedPackets { get; set; } = 10_000;
@@ -145,6 +156,11 @@ public sealed class CorralOptions
         Positive(problems, nameof(ReconnectMin), ReconnectMin);
         Positive(problems, nameof(ReconnectMax), ReconnectMax);
         Positive(problems, nameof(CloseTimeout), CloseTimeout);
+        if (BurstWindow < TimeSpan.Zero || BurstWindow > TimeSpan.FromSeconds(1))
+        {
+            problems.Add($"BurstWindow ({BurstWindow}) must be between zero and one second.");
+        }
+
         if (ReconnectMin > ReconnectMax)
         {
             problems.Add($"ReconnectMin ({ReconnectMin}) is above ReconnectMax ({ReconnectMax}).");

@@ -149,8 +149,185 @@ internal static class Handshake
         return HMACSHA256.HashData(secret, transcript);
     }
 
+    /// <summary>
+    /// Runs the handshake over <paramref name="transport"/>: sends this side's hello, reads and
+    /// checks the peer's, and with a secret exchanges and checks the proofs. The checks and their
+    /// order live here only; each caller words the outcome for its audience.
+    /// </summary>
+    /// <param name="transport">Sends and reads frames; it deals with a failed or closed connection itself.</param>
+    /// <param name="self">This side's ident.</param>
+    /// <param name="options">Used: <see cref="CorralOptions.Secret"/> and <see cref="CorralOptions.MaxFrameSize"/>.</param>
+    /// <param name="dialled">The ident this side dialled, which the peer must have; null if it need not be checked.</param>
+    /// <param name="ct">Passed to the transport.</param>
+    /// <returns>The outcome: <see cref="HandshakeResult.IsAccepted"/>, a refusal, or the transport ended.</returns>
+    public static async Task<HandshakeResult> NegotiateAsync(IHandshakeTransport transport, Ident self, CorralOptions options, Ident? dialled, CancellationToken ct)
+    {
+        byte[]? secret = options.Secret;
+        byte[] nonce = NewNonce();
+        var result = new HandshakeResult();
+        if (!await transport.SendAsync(CreateHello(self, options.MaxFrameSize, nonce, secret is not null), ReadOnlyMemory<byte>.Empty, ct).ConfigureAwait(false))
+        {
+            return result.End();
+        }
+
+        using Packet? first = await transport.ReadAsync(ct).ConfigureAwait(false);
+        if (first is null)
+        {
+            return result.End();
+        }
+
+        PeerHello? hello = ParseHello(first.Header, out string? problem);
+        if (hello is null)
+        {
+            result.Problem = problem;
+            return result.Refuse(HandshakeRefusal.NotAHello);
+        }
+
+        result.Hello = hello;
+        if (hello.Ident == self)
+        {
+            return result.Refuse(HandshakeRefusal.OwnIdent);
+        }
+
+        if (dialled is { } expected && hello.Ident != expected)
+        {
+            return result.Refuse(HandshakeRefusal.NotTheDialledIdent);
+        }
+
+        if (secret is null && hello.AuthScheme is not null)
+        {
+            return result.Refuse(HandshakeRefusal.SecretOnlyThere);
+        }
+
+        if (secret is not null && hello.AuthScheme is null)
+        {
+            return result.Refuse(HandshakeRefusal.SecretOnlyHere);
+        }
+
+        if (secret is not null)
+        {
+            if (hello.AuthScheme != AuthScheme)
+            {
+                return result.Refuse(HandshakeRefusal.OtherAuthScheme);
+            }
+
+            byte[] proof = ComputeProof(secret, hello.Nonce, nonce, self, hello.Ident);
+            if (!await transport.SendAsync(CreateAuth(self), proof, ct).ConfigureAwait(false))
+            {
+                return result.End();
+            }
+
+            using Packet? auth = await transport.ReadAsync(ct).ConfigureAwait(false);
+            if (auth is null)
+            {
+                return result.End();
+            }
+
+            if (auth.Header.BodyType != AuthBodyType || auth.BodyLength != ProofSize)
+            {
+                result.AuthFrameType = auth.Header.BodyType;
+                result.AuthFrameLength = auth.BodyLength;
+                return result.Refuse(HandshakeRefusal.BadAuthFrame);
+            }
+
+            byte[] expectedProof = ComputeProof(secret, nonce, hello.Nonce, hello.Ident, self);
+            if (!CryptographicOperations.FixedTimeEquals(expectedProof, auth.BodySpan))
+            {
+                return result.Refuse(HandshakeRefusal.WrongProof);
+            }
+        }
+
+        result.MaxFrameSize = Math.Min(options.MaxFrameSize, hello.MaxFrameSize);
+        result.IsAccepted = true;
+        return result;
+    }
+
     private static string Truncate(string text) => text.Length <= 64 ? text : string.Concat(text.AsSpan(0, 64), "...");
 }
 
 /// <summary>What a peer said in its hello.</summary>
 internal sealed record PeerHello(Ident Ident, uint Version, int MaxFrameSize, byte[] Nonce, string? AuthScheme);
+
+/// <summary>Sends and reads the frames of a handshake (<see cref="Handshake.NegotiateAsync"/>).</summary>
+internal interface IHandshakeTransport
+{
+    /// <summary>Sends one frame; false when the connection failed (the transport has dealt with it).</summary>
+    ValueTask<bool> SendAsync(Hdr header, ReadOnlyMemory<byte> body, CancellationToken ct);
+
+    /// <summary>The next frame (at most <see cref="Handshake.MaxHandshakeFrameSize"/>), owned by the caller; null when the connection ended (the transport has dealt with why).</summary>
+    ValueTask<Packet?> ReadAsync(CancellationToken ct);
+}
+
+/// <summary>Why a handshake was refused.</summary>
+internal enum HandshakeRefusal
+{
+    /// <summary>Not refused.</summary>
+    None,
+
+    /// <summary>The first frame is not a usable hello (<see cref="HandshakeResult.Problem"/> says why).</summary>
+    NotAHello,
+
+    /// <summary>The peer claims this side's own ident.</summary>
+    OwnIdent,
+
+    /// <summary>The peer is not the ident this side dialled.</summary>
+    NotTheDialledIdent,
+
+    /// <summary>The peer has a secret, this side has none.</summary>
+    SecretOnlyThere,
+
+    /// <summary>This side has a secret, the peer has none.</summary>
+    SecretOnlyHere,
+
+    /// <summary>The peer offers another auth scheme.</summary>
+    OtherAuthScheme,
+
+    /// <summary>The frame after the hello is not a proof.</summary>
+    BadAuthFrame,
+
+    /// <summary>The peer's proof is wrong: it does not know the secret.</summary>
+    WrongProof,
+}
+
+/// <summary>The outcome of <see cref="Handshake.NegotiateAsync"/>.</summary>
+internal sealed class HandshakeResult
+{
+    /// <summary>The handshake completed: <see cref="Hello"/> and <see cref="MaxFrameSize"/> are set.</summary>
+    public bool IsAccepted { get; set; }
+
+    /// <summary>The transport ended the handshake (closed, failed, timed out); it has recorded why.</summary>
+    public bool Ended { get; private set; }
+
+    public HandshakeRefusal Refusal { get; private set; }
+
+    /// <summary>The counter a refusal goes under.</summary>
+    public ConnectionFailure Failure => Refusal is HandshakeRefusal.NotAHello or HandshakeRefusal.OwnIdent or HandshakeRefusal.NotTheDialledIdent
+        ? ConnectionFailure.BadHello
+        : ConnectionFailure.AuthFailed;
+
+    /// <summary>The peer's hello, once it passed <see cref="Handshake.ParseHello"/>.</summary>
+    public PeerHello? Hello { get; set; }
+
+    /// <summary>Why the first frame is not a usable hello.</summary>
+    public string? Problem { get; set; }
+
+    /// <summary>What came instead of a proof.</summary>
+    public string? AuthFrameType { get; set; }
+
+    public int AuthFrameLength { get; set; }
+
+    /// <summary>The frame limit agreed: the smaller of both sides' maximum.</summary>
+    public int MaxFrameSize { get; set; }
+
+    public HandshakeResult Refuse(HandshakeRefusal refusal)
+    {
+        Refusal = refusal;
+        return this;
+    }
+
+    public HandshakeResult End()
+    {
+        Ended = true;
+        return this;
+    }
+}

@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.Sockets;
-using System.Security.Cryptography;
 using Kaze.Protocol;
 using Kaze.Resolver;
 
@@ -19,9 +18,9 @@ namespace Kaze.Sidecar.Corral;
 /// at the same sidecar replace each other (the corral keeps one connection per ident).
 /// </para>
 /// <para>
-/// The handshake is the one <see cref="PeerConnection"/> does as the dialler (see
-/// <see cref="Handshake"/> for the frames), except that the sidecar's ident is learnt from its
-/// hello instead of being checked against the ident that was dialled. Not thread-safe: one sender
+/// The handshake is the corral's own (<see cref="Handshake.NegotiateAsync"/>, the same code a
+/// sidecar runs; see <see cref="Handshake"/> for the frames), except that the sidecar's ident is
+/// learnt from its hello instead of being checked against the ident that was dialled. Not thread-safe: one sender
 /// and one receiver at a time.
 /// </para>
 /// </remarks>
@@ -202,70 +201,46 @@ public sealed class PeerClient : IAsyncDisposable
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(_options.HandshakeTimeout);
-        byte[]? secret = _options.Secret;
-        byte[] nonce = Handshake.NewNonce();
-        string stage = "hello";
+        bool withSecret = _options.Secret is not null;
+        var transport = new Transport(this, withSecret);
         try
         {
-            await SendFrameAsync(Handshake.CreateHello(Self, _options.MaxFrameSize, nonce, secret is not null), ReadOnlyMemory<byte>.Empty, timeout.Token).ConfigureAwait(false);
-            using Packet first = await ReadHandshakeFrameAsync(secret is not null, timeout.Token).ConfigureAwait(false);
-            PeerHello? hello = Handshake.ParseHello(first.Header, out string? problem);
-            if (hello is null)
+            HandshakeResult result = await Handshake.NegotiateAsync(transport, Self, _options, dialled: null, timeout.Token).ConfigureAwait(false);
+            if (result.Hello is { } hello)
             {
-                throw new PeerClientException(ConnectionFailure.BadHello, $"{Describe()} did not answer with a kaze hello: {problem}");
+                PeerIdent = hello.Ident;
+                PeerVersion = hello.Version;
             }
 
-            PeerIdent = hello.Ident;
-            PeerVersion = hello.Version;
-            if (hello.Ident == Self)
+            if (result.Refusal != HandshakeRefusal.None)
             {
-                throw new PeerClientException(ConnectionFailure.BadHello, $"{Describe()} has this client's own ident {Self}");
+                throw new PeerClientException(result.Failure, Wording(result));
             }
 
-            if (secret is null && hello.AuthScheme is not null)
-            {
-                throw new PeerClientException(ConnectionFailure.AuthFailed, $"{Describe()} requires the mesh's shared secret, and none was given");
-            }
-
-            if (secret is not null && hello.AuthScheme is null)
-            {
-                throw new PeerClientException(ConnectionFailure.AuthFailed, $"{Describe()} has no shared secret, but one was given; connect without it");
-            }
-
-            if (secret is not null)
-            {
-                if (hello.AuthScheme != Handshake.AuthScheme)
-                {
-                    throw new PeerClientException(ConnectionFailure.AuthFailed, $"{Describe()} offers auth '{hello.AuthScheme}', not {Handshake.AuthScheme}");
-                }
-
-                byte[] proof = Handshake.ComputeProof(secret, hello.Nonce, nonce, Self, hello.Ident);
-                await SendFrameAsync(Handshake.CreateAuth(Self), proof, timeout.Token).ConfigureAwait(false);
-                stage = "auth frame";
-                using Packet auth = await ReadHandshakeFrameAsync(true, timeout.Token).ConfigureAwait(false);
-                if (auth.Header.BodyType != Handshake.AuthBodyType || auth.BodyLength != Handshake.ProofSize)
-                {
-                    throw new PeerClientException(ConnectionFailure.AuthFailed, $"{Describe()} sent '{auth.Header.BodyType}' with {auth.BodyLength} bytes instead of its {Handshake.AuthBodyType} proof");
-                }
-
-                byte[] expected = Handshake.ComputeProof(secret, nonce, hello.Nonce, hello.Ident, Self);
-                if (!CryptographicOperations.FixedTimeEquals(expected, auth.BodySpan))
-                {
-                    throw new PeerClientException(ConnectionFailure.AuthFailed, $"wrong secret: the proof from {Describe()} does not match this secret (the sidecar refuses this client too)");
-                }
-            }
-
-            MaxFrameSize = Math.Min(_options.MaxFrameSize, hello.MaxFrameSize);
+            MaxFrameSize = result.MaxFrameSize;
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
+            string stage = transport.Reads <= 1 ? "hello" : "auth frame";
             throw new PeerClientException(ConnectionFailure.HandshakeTimeout, $"no {stage} from {Describe()} within {Seconds(_options.HandshakeTimeout)} (is it a kaze sidecar's listen address?)");
         }
         catch (Exception e) when (e is SocketException or IOException and not PeerClientException)
         {
-            throw new PeerClientException(ConnectionFailure.PeerClosed, $"the connection with {Describe()} failed during the handshake: {e.InnerException?.Message ?? e.Message}{RefusalHint(secret is not null)}", e);
+            throw new PeerClientException(ConnectionFailure.PeerClosed, $"the connection with {Describe()} failed during the handshake: {e.InnerException?.Message ?? e.Message}{RefusalHint(withSecret)}", e);
         }
     }
+
+    private string Wording(HandshakeResult result) => result.Refusal switch
+    {
+        HandshakeRefusal.NotAHello => $"{Describe()} did not answer with a kaze hello: {result.Problem}",
+        HandshakeRefusal.OwnIdent => $"{Describe()} has this client's own ident {Self}",
+        HandshakeRefusal.SecretOnlyThere => $"{Describe()} requires the mesh's shared secret, and none was given",
+        HandshakeRefusal.SecretOnlyHere => $"{Describe()} has no shared secret, but one was given; connect without it",
+        HandshakeRefusal.OtherAuthScheme => $"{Describe()} offers auth '{result.Hello!.AuthScheme}', not {Handshake.AuthScheme}",
+        HandshakeRefusal.BadAuthFrame => $"{Describe()} sent '{result.AuthFrameType}' with {result.AuthFrameLength} bytes instead of its {Handshake.AuthBodyType} proof",
+        HandshakeRefusal.WrongProof => $"wrong secret: the proof from {Describe()} does not match this secret (the sidecar refuses this client too)",
+        _ => $"{Describe()} refused the handshake: {result.Refusal}",
+    };
 
     private async Task<Packet> ReadHandshakeFrameAsync(bool withSecret, CancellationToken ct)
     {
@@ -318,6 +293,25 @@ public sealed class PeerClient : IAsyncDisposable
         {
             int sent = await _socket.SendAsync(data, SocketFlags.None, ct).ConfigureAwait(false);
             data = data[sent..];
+        }
+    }
+
+    /// <summary>The handshake's frames over this client's connection; a closed connection throws, as the client's other reads do.</summary>
+    private sealed class Transport(PeerClient client, bool withSecret) : IHandshakeTransport
+    {
+        /// <summary>Frames the handshake has started to read: 1 while it waits for the hello, 2 for the proof.</summary>
+        public int Reads { get; private set; }
+
+        public async ValueTask<bool> SendAsync(Hdr header, ReadOnlyMemory<byte> body, CancellationToken ct)
+        {
+            await client.SendFrameAsync(header, body, ct).ConfigureAwait(false);
+            return true;
+        }
+
+        public async ValueTask<Packet?> ReadAsync(CancellationToken ct)
+        {
+            Reads++;
+            return await client.ReadHandshakeFrameAsync(withSecret, ct).ConfigureAwait(false);
         }
     }
 }

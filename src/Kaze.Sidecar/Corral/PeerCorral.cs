@@ -64,8 +64,9 @@ public sealed class PeerCorral : IAsyncDisposable
     /// <param name="resolver">Finds a peer's address when a packet is sent to an ident with no connection.</param>
     /// <param name="onPacket">
     /// Called with each packet received and the ident of the peer it came from (not necessarily its
-    /// <see cref="Hdr.SrcIdent"/>, which is kept as sent). The callee owns the packet. Runs on the
-    /// connection's reader loop: it must not block.
+    /// <see cref="Hdr.SrcIdent"/>, which is kept as sent). The callee owns the packet. Runs on a
+    /// thread-pool thread, for one connection one packet at a time and in the order they arrived:
+    /// it must not block.
     /// </param>
     /// <param name="onUndeliverable">
     /// Called with a packet that was queued but cannot be delivered, and why. The callee owns the
@@ -93,6 +94,7 @@ public sealed class PeerCorral : IAsyncDisposable
         }
 
         Options = options;
+        BurstWindowTicks = (long)(options.BurstWindow.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
         Self = self;
         _resolver = resolver;
         _onPacket = onPacket;
@@ -128,6 +130,12 @@ public sealed class PeerCorral : IAsyncDisposable
     internal Ident Self { get; }
 
     internal ILogger Logger { get; }
+
+    /// <summary><see cref="CorralOptions.BurstWindow"/> in <see cref="System.Diagnostics.Stopwatch"/> ticks.</summary>
+    internal long BurstWindowTicks { get; }
+
+    /// <summary>Shutdown has begun.</summary>
+    internal bool IsShuttingDown => _disposed;
 
     /// <summary>Binds the listening socket and starts accepting connections from other sidecars.</summary>
     /// <param name="ct">Cancels resolving the listen host name.</param>
@@ -204,7 +212,14 @@ public sealed class PeerCorral : IAsyncDisposable
             session = GetSession(peer);
         }
 
-        SendResult result = session.TrySend(packet, (int)total + sizeof(uint));
+        SendResult result;
+
+        // False only if the idle sweep retired the session just now: take a new one.
+        while (!session.TrySend(packet, (int)total + sizeof(uint), out result))
+        {
+            session = Renew(session);
+        }
+
         if (result == SendResult.QueueFull)
         {
             Interlocked.Increment(ref Counters.Full);
@@ -212,6 +227,21 @@ public sealed class PeerCorral : IAsyncDisposable
 
         return result;
     }
+
+    /// <summary>
+    /// Opens a batch of sends on the calling thread: until the matching <see cref="EndBatch"/>, a
+    /// packet this thread sends (<see cref="TrySend"/>) to a peer that nothing else is writing to is
+    /// queued instead of written at once, and each peer's packets are written together when the
+    /// batch ends, many frames per system call. For a loop that hands on many packets in a row, e.g.
+    /// everything a host wrote before the loop would wait for more; the loop ends the batch before
+    /// it waits. Nothing waits for the batch: a packet another thread sends to the same peer
+    /// writes what is queued at once. Begin and end on the same thread, with no await in between;
+    /// nestable, the outermost <see cref="EndBatch"/> writes.
+    /// </summary>
+    public static void BeginBatch() => SendBatch.Begin();
+
+    /// <summary>Closes the calling thread's batch of sends (<see cref="BeginBatch"/>); the outermost close writes what was kept.</summary>
+    public static void EndBatch() => SendBatch.End();
 
     /// <summary>
     /// Stops listening, hands every queued packet to the undeliverable callback, and closes every
@@ -261,6 +291,13 @@ public sealed class PeerCorral : IAsyncDisposable
         }
 
         return session;
+    }
+
+    /// <summary>The session that replaces <paramref name="retired"/>, which the idle sweep retired.</summary>
+    internal PeerSession Renew(PeerSession retired)
+    {
+        _sessions.TryRemove(KeyValuePair.Create(retired.Ident, retired));
+        return GetSession(retired.Ident);
     }
 
     internal void StartDial(PeerSession session) => Track(() => DialAsync(session));
@@ -390,7 +427,7 @@ public sealed class PeerCorral : IAsyncDisposable
                 connection.RequestClose(CloseKind.Shutdown, "the corral is shutting down");
             }
 
-            Track(connection.RunAsync);
+            Track(connection.Start);
         }
     }
 
@@ -398,6 +435,7 @@ public sealed class PeerCorral : IAsyncDisposable
     {
         Interlocked.Increment(ref Counters.Attempts);
         Ident ident = session.Ident;
+        long deadline = Environment.TickCount64 + (long)Options.ConnectTimeout.TotalMilliseconds;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_shutdown.Token);
         timeout.CancelAfter(Options.ConnectTimeout);
         string seconds = $"{Options.ConnectTimeout.TotalSeconds:0.###} s";
@@ -429,39 +467,52 @@ public sealed class PeerCorral : IAsyncDisposable
             return;
         }
 
-        CorralLog.Dialling(Logger, ident, target.ToString());
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        try
+        IPAddress[] addresses;
+        if (IPAddress.TryParse(target.Host, out IPAddress? literal))
         {
-            await socket.ConnectAsync(target.Host, target.Port, timeout.Token).ConfigureAwait(false);
+            addresses = [literal];
         }
-        catch (Exception e) when (e is SocketException or OperationCanceledException or ArgumentException)
+        else
         {
-            socket.Dispose();
-            string reason = e is OperationCanceledException
-                ? $"connecting to {target} timed out after {seconds}"
-                : $"cannot connect to {target}: {e.Message}";
-            if (_shutdown.IsCancellationRequested)
+            try
             {
-                session.DialFailed(ConnectionFailure.ConnectFailed, "the corral is shutting down");
+                addresses = await Dns.GetHostAddressesAsync(target.Host, timeout.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is SocketException or OperationCanceledException or ArgumentException)
+            {
+                if (_shutdown.IsCancellationRequested)
+                {
+                    session.DialFailed(ConnectionFailure.ConnectFailed, "the corral is shutting down");
+                    return;
+                }
+
+                DialFailed(session, ConnectionFailure.ConnectFailed, e is OperationCanceledException
+                    ? $"connecting to {target} timed out after {seconds}"
+                    : $"cannot connect to {target}: {e.Message}");
                 return;
             }
 
-            DialFailed(session, ConnectionFailure.ConnectFailed, reason);
-            return;
+            if (addresses.Length == 0)
+            {
+                DialFailed(session, ConnectionFailure.ConnectFailed, $"cannot connect to {target}: the host name has no address");
+                return;
+            }
         }
 
-        var connection = new PeerConnection(this, socket, ConnectionDirection.Outbound, session);
+        CorralLog.Dialling(Logger, ident, target.ToString());
+
+        // The connection's own thread connects (blocking, so the socket stays in blocking mode).
+        var connection = new PeerConnection(this, socket: null, ConnectionDirection.Outbound, session, new DialTarget(target, addresses, deadline));
         _connections.TryAdd(connection, 0);
         if (_disposed)
         {
             connection.RequestClose(CloseKind.Shutdown, "the corral is shutting down");
         }
 
-        await connection.RunAsync().ConfigureAwait(false);
+        await connection.Start().ConfigureAwait(false);
     }
 
-    private void DialFailed(PeerSession session, ConnectionFailure failure, string reason)
+    internal void DialFailed(PeerSession session, ConnectionFailure failure, string reason)
     {
         Counters.Fail(failure);
         session.DialFailed(failure, reason);
@@ -485,6 +536,15 @@ public sealed class PeerCorral : IAsyncDisposable
                     {
                         CorralLog.Idle(Logger, connection.Describe(), TimeSpan.FromMilliseconds(idle));
                         connection.RequestClose(CloseKind.Idle, "idle");
+                    }
+                }
+
+                // A peer nothing was sent to or heard from for as long is forgotten (its status too).
+                foreach (KeyValuePair<Ident, PeerSession> entry in _sessions)
+                {
+                    if (entry.Value.TryRetire(now, idleMs))
+                    {
+                        _sessions.TryRemove(entry);
                     }
                 }
             }

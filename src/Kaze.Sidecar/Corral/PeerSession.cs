@@ -6,6 +6,19 @@ namespace Kaze.Sidecar.Corral;
 /// <summary>A packet waiting for a peer, with the size of its frame (computed once, at queueing).</summary>
 internal readonly record struct QueuedPacket(Packet Packet, int FrameSize);
 
+/// <summary>What the holder of a connection's right to write does next (<see cref="PeerSession.TakeNext"/>).</summary>
+internal enum WriteStep
+{
+    /// <summary>Write the batch taken.</summary>
+    Batch,
+
+    /// <summary>Nothing to write: the right to write was given up.</summary>
+    Released,
+
+    /// <summary>The connection closes: keep the right for good and shut down the write side.</summary>
+    Finish,
+}
+
 /// <summary>
 /// Everything the corral knows about one peer ident: the bounded queue of packets for it, the
 /// connection currently used to send to it, and the dial and backoff state. The queue belongs to
@@ -13,9 +26,20 @@ internal readonly record struct QueuedPacket(Packet Packet, int FrameSize);
 /// without losing what waits.
 /// </summary>
 /// <remarks>
-/// Every field below is guarded by <see cref="_lock"/> unless its comment says otherwise. Nothing
-/// is called back (logging aside) while the lock is held: undeliverable packets, dials and wake-ups
-/// are collected under the lock and acted on after it.
+/// <para>
+/// Every field below is guarded by <see cref="_lock"/> unless its comment says otherwise, and so is
+/// each connection's right to write (<see cref="PeerConnection.Writing"/>). Nothing is called back
+/// (logging aside) while the lock is held: undeliverable packets, dials and writes are decided
+/// under the lock and done after it.
+/// </para>
+/// <para>
+/// Writing: a sender that finds the queue empty and the connection's right to write free takes the
+/// right and writes its packet itself (<see cref="PeerConnection.SendInline"/>); otherwise the
+/// packet is queued, and whoever holds the right takes it (<see cref="TakeNext"/>) before giving
+/// the right up, which it does only under the lock with the queue empty. So a queued packet
+/// always has a writer coming, or no connection yet (the dial drains it in <see cref="Attach"/>),
+/// and packets leave in queue order.
+/// </para>
 /// </remarks>
 internal sealed class PeerSession
 {
@@ -52,6 +76,12 @@ internal sealed class PeerSession
     // From the last hello and connection, for status only.
     private uint _lastVersion;
 
+    // Environment.TickCount64 when the session last queued a packet or lost a connection or a dial; for pruning.
+    private long _lastUsed = Environment.TickCount64;
+
+    // Removed from the corral by the idle sweep: a new session serves the ident from now on.
+    private bool _retired;
+
     // Updated by reader and writer loops with Interlocked; read racily for status.
     internal long FramesIn;
     internal long BytesIn;
@@ -66,87 +96,196 @@ internal sealed class PeerSession
 
     public Ident Ident { get; }
 
-    /// <summary>Queues a packet, starting a dial if there is no connection. Ownership passes only on Queued.</summary>
-    public SendResult TrySend(Packet packet, int frameSize)
+    /// <summary>
+    /// Writes the packet now if nothing else is being written to the peer, else queues it, starting
+    /// a dial if there is no connection. Ownership passes only on Queued.
+    /// </summary>
+    /// <returns>False if the session was retired: ask the corral for the current one.</returns>
+    public bool TrySend(Packet packet, int frameSize, out SendResult result)
     {
         bool dial = false;
-        PeerConnection? wake = null;
+        PeerConnection? inline = null;
+        PeerConnection? drain = null;
+        PeerConnection? kept = null;
+        PeerConnection? burst = null;
+        SendBatch? batch = null;
         lock (_lock)
         {
+            if (_retired)
+            {
+                result = SendResult.Unreachable;
+                return false;
+            }
+
             if (_closed)
             {
-                return SendResult.Unreachable;
+                result = SendResult.Unreachable;
+                return true;
             }
 
-            bool idle = _active is null && !_dialling;
+            PeerConnection? active = _active;
+            bool idle = active is null && !_dialling;
             if (idle && _backoffUntil != 0 && Environment.TickCount64 < _backoffUntil)
             {
-                return SendResult.Unreachable;
+                result = SendResult.Unreachable;
+                return true;
             }
 
-            // One packet is always allowed into an empty queue, whatever its size.
-            if (_queue.Count >= _corral.Options.MaxQueuedPackets ||
-                (_queue.Count > 0 && _queuedBytes + frameSize > _corral.Options.MaxQueuedBytes))
+            if (active is not null && _queue.Count == 0 && !active.Writing && !active.StopWriting)
             {
-                return SendResult.QueueFull;
+                // Nothing is waiting or being written: the right to write is taken for this packet.
+                // It is written at once by this caller; or, in a batch, the batch keeps the right
+                // and writes it when it ends; or, right behind another packet (a burst), a
+                // thread-pool thread writes it with those that follow while it gets going.
+                active.Writing = true;
+                batch = SendBatch.Current;
+                if (batch is null && !active.WroteWithin(_corral.BurstWindowTicks))
+                {
+                    inline = active;
+                }
+                else if (batch is null)
+                {
+                    burst = active;
+                    _queue.Enqueue(new QueuedPacket(packet, frameSize));
+                    _queuedBytes += frameSize;
+                }
+                else
+                {
+                    active.HeldBy = batch;
+                    kept = active;
+                    _queue.Enqueue(new QueuedPacket(packet, frameSize));
+                    _queuedBytes += frameSize;
+                }
             }
+            else
+            {
+                // One packet is always allowed into an empty queue, whatever its size.
+                if (_queue.Count >= _corral.Options.MaxQueuedPackets ||
+                    (_queue.Count > 0 && _queuedBytes + frameSize > _corral.Options.MaxQueuedBytes))
+                {
+                    result = SendResult.QueueFull;
+                    return true;
+                }
 
-            _queue.Enqueue(new QueuedPacket(packet, frameSize));
-            _queuedBytes += frameSize;
-            if (idle)
-            {
-                _dialling = true;
-                _backoffUntil = 0;
-                dial = true;
-            }
-            else if (_queue.Count == 1)
-            {
-                // The writer may be waiting on an empty queue; a ring while it is busy is remembered
-                // and costs it one extra look at the queue.
-                wake = _active;
+                _queue.Enqueue(new QueuedPacket(packet, frameSize));
+                _queuedBytes += frameSize;
+                _lastUsed = Environment.TickCount64;
+                if (idle)
+                {
+                    _dialling = true;
+                    _backoffUntil = 0;
+                    dial = true;
+                }
+                else if (active is not null && active.HeldBy is { } holder &&
+                    (holder != SendBatch.Current || _queue.Count >= MaxBatchPackets || _queuedBytes >= FlushThreshold))
+                {
+                    // Kept by a batch: another thread's packet never waits for it, and neither does a
+                    // writer batch's worth. This caller writes what is queued now.
+                    active.HeldBy = null;
+                    drain = active;
+                }
             }
         }
 
-        if (dial)
+        if (inline is not null)
+        {
+            inline.SendInline(new QueuedPacket(packet, frameSize));
+        }
+        else if (burst is not null)
+        {
+            burst.FlushLater();
+        }
+        else if (kept is not null)
+        {
+            batch!.Keep(kept);
+        }
+        else if (drain is not null)
+        {
+            drain.DrainQueued();
+        }
+        else if (dial)
         {
             _corral.StartDial(this);
         }
 
-        wake?.Doorbell.Ring();
-        return SendResult.Queued;
+        result = SendResult.Queued;
+        return true;
     }
 
     /// <summary>
-    /// Moves the next packets into <paramref name="batch"/> for <paramref name="connection"/>'s
-    /// writer. False when that writer must stop: the connection is closing. A connection that is
-    /// no longer the one in use gets nothing, and its writer waits: it stops (and sends FIN) only
-    /// once the reason was recorded by <see cref="PeerConnection.RequestClose"/>, so the peer never
-    /// sees the end of a duplicate before this side has counted it as one.
+    /// For the holder of <paramref name="connection"/>'s right to write, once what it had is sent:
+    /// the next packets into <paramref name="batch"/>, or, with nothing to write, the right given
+    /// up. A connection that is no longer the one in use gets nothing; one that is closing keeps the
+    /// right for good and shuts down its write side. That happens only once
+    /// <see cref="PeerConnection.RequestClose"/> (or a failure) recorded why, so the peer never sees
+    /// the end of a duplicate before this side has counted it as one.
     /// </summary>
-    public bool TakeBatch(PeerConnection connection, List<QueuedPacket> batch)
+    public WriteStep TakeNext(PeerConnection connection, List<QueuedPacket> batch)
     {
         lock (_lock)
         {
             if (connection.StopWriting)
             {
+                return WriteStep.Finish;
+            }
+
+            if (_active == connection)
+            {
+                long bytes = 0;
+                while (batch.Count < MaxBatchPackets && bytes < FlushThreshold && _queue.TryDequeue(out QueuedPacket item))
+                {
+                    batch.Add(item);
+                    bytes += item.FrameSize;
+                    _queuedBytes -= item.FrameSize;
+                }
+
+                if (batch.Count > 0)
+                {
+                    return WriteStep.Batch;
+                }
+            }
+
+            connection.Writing = false;
+            return WriteStep.Released;
+        }
+    }
+
+    /// <summary>
+    /// <paramref name="batch"/> ends: true if it still keeps <paramref name="connection"/>'s right to
+    /// write, which passes to the caller (it writes what was queued), false if it was written earlier.
+    /// </summary>
+    public bool EndHold(PeerConnection connection, SendBatch batch)
+    {
+        lock (_lock)
+        {
+            if (connection.HeldBy != batch)
+            {
                 return false;
             }
 
-            if (_active != connection)
-            {
-                return true;
-            }
-
-            long bytes = 0;
-            while (batch.Count < MaxBatchPackets && bytes < FlushThreshold && _queue.TryDequeue(out QueuedPacket item))
-            {
-                batch.Add(item);
-                bytes += item.FrameSize;
-                _queuedBytes -= item.FrameSize;
-            }
-
+            connection.HeldBy = null;
             return true;
         }
+    }
+
+    /// <summary>
+    /// <paramref name="connection"/> closes (<see cref="PeerConnection.StopWriting"/> is set): if
+    /// nobody holds its right to write, take it for good and shut down its write side now;
+    /// otherwise the holder does when it finishes.
+    /// </summary>
+    public void CompleteWrites(PeerConnection connection)
+    {
+        lock (_lock)
+        {
+            if (connection.Writing)
+            {
+                return;
+            }
+
+            connection.Writing = true;
+        }
+
+        connection.FinishWrites();
     }
 
     /// <summary>
@@ -154,19 +293,27 @@ internal sealed class PeerSession
     /// is already in use, both sides keep the one dialled by the lower ident (on a tie, the newer:
     /// the same side dialled twice only because it lost the first) and close the other.
     /// </summary>
-    public void Attach(PeerConnection connection, uint version)
+    /// <returns>False if the session was retired: attach to the corral's current one.</returns>
+    public bool Attach(PeerConnection connection, uint version)
     {
         PeerConnection? loser = null;
         PeerConnection winner = connection;
         bool closed;
+        bool drain = false;
         lock (_lock)
         {
+            if (_retired)
+            {
+                return false;
+            }
+
             if (connection.Direction == ConnectionDirection.Outbound)
             {
                 _dialling = false;
             }
 
             _lastVersion = version;
+            _lastUsed = Environment.TickCount64;
             closed = _closed;
             if (!closed)
             {
@@ -183,13 +330,20 @@ internal sealed class PeerSession
 
                 _failures = 0;
                 _backoffUntil = 0;
+
+                // Packets queued while dialling (or while no connection was in use) are written now.
+                if (_queue.Count > 0 && !winner.Writing && !winner.StopWriting)
+                {
+                    winner.Writing = true;
+                    drain = true;
+                }
             }
         }
 
         if (closed)
         {
             connection.RequestClose(CloseKind.Shutdown, "the corral is shutting down");
-            return;
+            return true;
         }
 
         if (loser is not null)
@@ -198,7 +352,12 @@ internal sealed class PeerSession
             loser.RequestClose(CloseKind.Duplicate, $"another connection with {Ident} is kept (the one dialled by {Dialler(winner)})");
         }
 
-        winner.Doorbell.Ring();
+        if (drain)
+        {
+            winner.DrainQueued();
+        }
+
+        return true;
     }
 
     /// <summary>
@@ -219,6 +378,7 @@ internal sealed class PeerSession
             }
 
             _active = null;
+            _lastUsed = Environment.TickCount64;
             queued = _queue.Count;
             if (!_closed && queued > 0 && !_dialling)
             {
@@ -253,6 +413,7 @@ internal sealed class PeerSession
             }
 
             _failures++;
+            _lastUsed = Environment.TickCount64;
             delay = Backoff.Delay(_failures, _corral.Options.ReconnectMin, _corral.Options.ReconnectMax);
             _backoffUntil = Environment.TickCount64 + Math.Max(1, (long)delay.TotalMilliseconds);
             dropped = DrainLocked();
@@ -287,6 +448,27 @@ internal sealed class PeerSession
         }
 
         Undeliverable(dropped, "the corral is shutting down");
+    }
+
+    /// <summary>
+    /// For the idle sweep: retires the session if nothing has used it for <paramref name="idleMs"/>
+    /// (no connection, no dial, nothing queued, no backoff running), so that sessions for peers that
+    /// are gone do not pile up. A retired session refuses everything; the corral makes a new one.
+    /// </summary>
+    /// <returns>True if retired now: remove it from the corral.</returns>
+    public bool TryRetire(long now, long idleMs)
+    {
+        lock (_lock)
+        {
+            if (_retired || _closed || _active is not null || _dialling || _queue.Count > 0 ||
+                now < _backoffUntil || now - _lastUsed < idleMs)
+            {
+                return false;
+            }
+
+            _retired = true;
+            return true;
+        }
     }
 
     public PeerStatus Snapshot()

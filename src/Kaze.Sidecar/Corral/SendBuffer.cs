@@ -3,8 +3,8 @@ using System.Buffers;
 namespace Kaze.Sidecar.Corral;
 
 /// <summary>
-/// One contiguous, pooled buffer that a writer loop fills with many frames and then sends with
-/// one system call. Grows by renting a larger array; after a batch that made it large it gives
+/// One contiguous, pooled buffer that the connection's writer fills with one or many frames and
+/// then sends with one system call. Grows by renting a larger array; after a batch that made it large it gives
 /// the large array back, so one 16 MiB frame does not pin 16 MiB per connection for good.
 /// </summary>
 internal sealed class SendBuffer : IBufferWriter<byte>, IDisposable
@@ -20,6 +20,8 @@ internal sealed class SendBuffer : IBufferWriter<byte>, IDisposable
     public int WrittenCount => _written;
 
     public ReadOnlyMemory<byte> WrittenMemory => new(_array, 0, _written);
+
+    public ReadOnlySpan<byte> WrittenSpan => new(_array, 0, _written);
 
     public void Advance(int count)
     {

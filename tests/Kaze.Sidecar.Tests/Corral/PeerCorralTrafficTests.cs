@@ -98,7 +98,9 @@ public sealed class PeerCorralTrafficTests
         resolver.Open();
         await ReceiveInOrderAsync(b, a.Ident, Count).Within("5,000 queued packets at B");
 
-        // Hello included: one frame and one send call more.
+        // Hello included: one frame and one send call more. Counted once each send returned,
+        // which may be after B has read everything.
+        await Eventually.True(() => a.Counters.FramesOut == Count + 1, $"{Count + 1} frames counted out at A", details: a.Describe);
         long frames = a.Counters.FramesOut;
         long sends = a.Counters.SendCalls;
         Assert.Equal(Count + 1, frames);

@@ -49,7 +49,8 @@ internal sealed class TestNode : IAsyncDisposable
         CloseTimeout = TimeSpan.FromMilliseconds(500),
     };
 
-    public static async Task<TestNode> StartAsync(uint ident, TestResolver resolver, Action<CorralOptions>? configure = null)
+    /// <param name="gate">If given, each packet's delivery waits until the gate is open (at most <see cref="Deadline.Default"/>): a host that stopped reading.</param>
+    public static async Task<TestNode> StartAsync(uint ident, TestResolver resolver, Action<CorralOptions>? configure = null, ManualResetEventSlim? gate = null)
     {
         CorralOptions options = DefaultOptions();
         configure?.Invoke(options);
@@ -58,7 +59,11 @@ internal sealed class TestNode : IAsyncDisposable
             options,
             node.Ident,
             resolver,
-            (packet, from) => node._inbox.Writer.TryWrite((packet, from)),
+            (packet, from) =>
+            {
+                gate?.Wait(Deadline.Default);
+                node._inbox.Writer.TryWrite((packet, from));
+            },
             (packet, reason) => node._undeliverable.Enqueue((packet, reason)),
             node.Logs);
         await node.Corral.StartAsync(CancellationToken.None);

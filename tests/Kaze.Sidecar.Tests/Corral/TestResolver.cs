@@ -32,6 +32,8 @@ internal sealed class TestResolver : IResolver
 
     public void Set(Ident ident, IPEndPoint endPoint) => _addresses[ident] = new NodeAddress(endPoint.Address.ToString(), endPoint.Port);
 
+    public void Set(Ident ident, NodeAddress address) => _addresses[ident] = address;
+
     public void Open() => _gate.TrySetResult();
 
     public async ValueTask<NodeAddress?> ResolveAsync(Ident ident, CancellationToken cancellationToken = default)

@@ -1,0 +1,141 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Net.Sockets;
+using Kaze.Protocol;
+
+namespace Kaze.Sidecar.Corral;
+
+/// <summary>
+/// The receiving side of one connection: blocking reads into one pooled buffer, and frames decoded
+/// in place from it (<see cref="TcpFraming.ReadFrame"/>), many per read when they arrive together.
+/// </summary>
+/// <remarks>
+/// The buffer holds the bytes received and not yet decoded at <c>[_start, _end)</c>. It grows to
+/// hold one frame larger than itself (never beyond the frame limit, which <see cref="Next"/>
+/// checks as soon as a frame's length has arrived) and shrinks back once that frame is decoded,
+/// so one 16 MiB frame does not pin 16 MiB per connection for good. Used by one thread only.
+/// </remarks>
+internal sealed class FrameReceiver : IDisposable
+{
+    public const int BufferSize = 64 * 1024;
+
+    // Below this much free space at the end, the undecoded bytes move to the start before a read.
+    private const int MinReadSize = 4096;
+
+    private byte[] _buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+    private int _start;
+    private int _end;
+
+    /// <summary>Bytes received and not decoded yet.</summary>
+    public int Buffered => _end - _start;
+
+    /// <summary>Decodes the next frame from what was received, if it has fully arrived.</summary>
+    /// <param name="maxFrameSize">The limit on a frame's total length.</param>
+    /// <param name="completed">The peer has closed its side: a partial frame is then truncated.</param>
+    /// <param name="frameLength">The bytes the frame took, when complete.</param>
+    /// <returns>As <see cref="TcpFraming.ReadFrame"/>: the caller owns a complete frame's packet.</returns>
+    public TcpFrameReadResult Next(int maxFrameSize, bool completed, out int frameLength)
+    {
+        var buffered = new ReadOnlySequence<byte>(_buffer, _start, _end - _start);
+        TcpFrameReadResult frame = TcpFraming.ReadFrame(buffered, maxFrameSize, completed);
+        if (frame.IsComplete)
+        {
+            frameLength = (int)buffered.Slice(0, frame.Consumed).Length;
+            _start += frameLength;
+            if (_start == _end)
+            {
+                _start = _end = 0;
+            }
+        }
+        else
+        {
+            frameLength = 0;
+        }
+
+        return frame;
+    }
+
+    /// <summary>
+    /// Waits for bytes from <paramref name="socket"/> (a blocking socket) and appends them; makes
+    /// room first, for the whole frame whose length has arrived if it is larger than the buffer.
+    /// </summary>
+    /// <param name="socket">The connection.</param>
+    /// <param name="error">Why the read failed; null otherwise.</param>
+    /// <returns>The bytes received; 0 when the peer has closed its side (or on an error).</returns>
+    public int Receive(Socket socket, out string? error)
+    {
+        MakeRoom();
+        try
+        {
+            int received = socket.Receive(_buffer.AsSpan(_end), SocketFlags.None, out SocketError socketError);
+            if (socketError != SocketError.Success)
+            {
+                error = new SocketException((int)socketError).Message;
+                return 0;
+            }
+
+            error = null;
+            _end += received;
+            return received;
+        }
+        catch (ObjectDisposedException)
+        {
+            error = "the socket is closed";
+            return 0;
+        }
+    }
+
+    public void Dispose()
+    {
+        byte[] buffer = _buffer;
+        _buffer = [];
+        _start = _end = 0;
+        if (buffer.Length > 0)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private void MakeRoom()
+    {
+        int buffered = _end - _start;
+
+        // The whole next frame must fit, once its length is known (the caller checked it against the limit).
+        long needed = buffered + 1;
+        if (buffered >= sizeof(uint))
+        {
+            needed = Math.Max(needed, sizeof(uint) + (long)BinaryPrimitives.ReadUInt32LittleEndian(_buffer.AsSpan(_start)));
+        }
+
+        if (_buffer.Length > BufferSize && needed <= BufferSize)
+        {
+            // A large frame was decoded: back to a buffer of the usual size.
+            Replace(BufferSize);
+            return;
+        }
+
+        if (needed > _buffer.Length)
+        {
+            Replace((int)Math.Min(needed, Array.MaxLength));
+            return;
+        }
+
+        if (_buffer.Length - _end < MinReadSize || _buffer.Length - _start < needed)
+        {
+            _buffer.AsSpan(_start, buffered).CopyTo(_buffer);
+            _start = 0;
+            _end = buffered;
+        }
+    }
+
+    private void Replace(int size)
+    {
+        int buffered = _end - _start;
+        byte[] replacement = ArrayPool<byte>.Shared.Rent(size);
+        _buffer.AsSpan(_start, buffered).CopyTo(replacement);
+        ArrayPool<byte>.Shared.Return(_buffer);
+        _buffer = replacement;
+        _start = 0;
+        _end = buffered;
+    }
+}

@@ -1,0 +1,103 @@
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+
+namespace Kaze.Sidecar.Corral;
+
+/// <summary>
+/// The one socket call .NET does not offer: a send that never blocks on a socket that stays in
+/// blocking mode (send(2) with MSG_DONTWAIT). The corral's sockets stay blocking so that each
+/// connection's reader thread can sleep in recv(2) and be woken by the kernel directly; .NET would
+/// switch a socket to non-blocking for good on its first asynchronous operation, after which every
+/// blocking call goes through its epoll thread (one more thread wake-up per read).
+/// </summary>
+internal static partial class SocketIo
+{
+    private const int MsgDontWait = 0x40;
+    private const int MsgNoSignal = 0x4000;
+    private const int EIntr = 4;
+    private const int EAgain = 11;
+
+    /// <summary>What a non-blocking call did.</summary>
+    public enum IoStatus
+    {
+        /// <summary>Bytes were moved (maybe not all).</summary>
+        Done,
+
+        /// <summary>Nothing could be moved without waiting.</summary>
+        WouldBlock,
+
+        /// <summary>The connection failed or the socket is closed; <c>error</c> says why.</summary>
+        Failed,
+    }
+
+    /// <summary>Sends as much of <paramref name="data"/> as the socket takes now, never waiting.</summary>
+    /// <param name="socket">A connected stream socket.</param>
+    /// <param name="data">The bytes; not empty.</param>
+    /// <param name="sent">The bytes taken, when <see cref="IoStatus.Done"/>.</param>
+    /// <param name="error">Why, in words, when <see cref="IoStatus.Failed"/>.</param>
+    /// <returns>What happened.</returns>
+    public static unsafe IoStatus TrySend(Socket socket, ReadOnlySpan<byte> data, out int sent, out string? error)
+    {
+        fixed (byte* bytes = data)
+        {
+            return Call(socket, bytes, data.Length, out sent, out error);
+        }
+    }
+
+    private static unsafe IoStatus Call(Socket socket, byte* bytes, int length, out int moved, out string? error)
+    {
+        moved = 0;
+        error = null;
+        SafeSocketHandle handle;
+        bool added = false;
+        try
+        {
+            // Keeps the descriptor from being closed (and its number reused) during the call.
+            handle = socket.SafeHandle;
+            handle.DangerousAddRef(ref added);
+        }
+        catch (ObjectDisposedException)
+        {
+            error = "the socket is closed";
+            return IoStatus.Failed;
+        }
+
+        try
+        {
+            int fd = (int)handle.DangerousGetHandle();
+            while (true)
+            {
+                nint result = Send(fd, bytes, (nuint)length, MsgDontWait | MsgNoSignal);
+                if (result >= 0)
+                {
+                    moved = (int)result;
+                    return IoStatus.Done;
+                }
+
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno == EIntr)
+                {
+                    continue;
+                }
+
+                if (errno == EAgain)
+                {
+                    return IoStatus.WouldBlock;
+                }
+
+                error = Marshal.GetPInvokeErrorMessage(errno);
+                return IoStatus.Failed;
+            }
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "send", SetLastError = true)]
+    private static unsafe partial nint Send(int fd, byte* buffer, nuint length, int flags);
+}

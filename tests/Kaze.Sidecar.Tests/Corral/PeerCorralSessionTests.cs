@@ -1,0 +1,62 @@
+using Kaze.Protocol;
+using Kaze.Sidecar.Corral;
+
+namespace Kaze.Sidecar.Tests.Corral;
+
+/// <summary>Sessions of peers that are gone do not stay for ever.</summary>
+public sealed class PeerCorralSessionTests
+{
+    [Fact]
+    public async Task Sweep_PeerUnknown_ForgottenAfterIdleTimeout()
+    {
+        var resolver = new TestResolver();
+        await using TestNode a = await TestNode.StartAsync(1, resolver, o => o.IdleTimeout = TimeSpan.FromMilliseconds(300));
+        var nobody = new Ident(99);
+
+        Assert.Equal(SendResult.Queued, a.Corral.TrySend(nobody, a.Seq(nobody, 1)));
+        await Eventually.True(() => a.UndeliverableCount == 1, "the packet to be undeliverable", details: a.Describe);
+        Assert.NotNull(a.Peer(nobody));
+
+        await Eventually.True(() => a.Peer(nobody) is null, "the unknown peer to be forgotten", details: a.Describe);
+    }
+
+    [Fact]
+    public async Task Sweep_PeerIdle_ForgottenThenFoundAgainOnTheNextSend()
+    {
+        var resolver = new TestResolver();
+        await using TestNode a = await TestNode.StartAsync(1, resolver, o => o.IdleTimeout = TimeSpan.FromMilliseconds(300));
+        await using TestNode b = await TestNode.StartAsync(2, resolver);
+        await a.SendAsync(b.Ident, a.Seq(b.Ident, 1), "a packet");
+        (await b.ReceiveAsync("the packet at B")).Packet.Dispose();
+
+        // The idle connection closes; a while later the peer itself is forgotten.
+        await Eventually.True(() => a.Peer(b.Ident) is null, "B to be forgotten at A", details: a.Describe);
+        Assert.Equal(0, a.Counters.ConnectionsOpen);
+
+        await a.SendAsync(b.Ident, a.Seq(b.Ident, 2), "a packet after B was forgotten");
+        (Packet packet, _) = await b.ReceiveAsync("the packet after A dialled again");
+        Assert.Equal(2, TestNode.SequenceOf(packet));
+        packet.Dispose();
+        Assert.Equal(PeerState.Connected, a.Peer(b.Ident)!.State);
+        Assert.Equal(0, a.UndeliverableCount);
+    }
+
+    [Fact]
+    public async Task Sweep_PeerInUse_Kept()
+    {
+        var resolver = new TestResolver();
+        await using TestNode a = await TestNode.StartAsync(1, resolver, o => o.IdleTimeout = TimeSpan.FromMilliseconds(400));
+        await using TestNode b = await TestNode.StartAsync(2, resolver);
+
+        // Traffic every 50 ms for 2 s, five idle timeouts: the session stays (whatever happens to
+        // the connection on a machine busy enough to stall this loop for an idle timeout).
+        long until = Environment.TickCount64 + 2000;
+        for (int i = 0; Environment.TickCount64 < until; i++)
+        {
+            await a.SendAsync(b.Ident, a.Seq(b.Ident, i), $"packet {i}");
+            (await b.ReceiveAsync($"packet {i} at B")).Packet.Dispose();
+            Assert.NotNull(a.Peer(b.Ident));
+            await Task.Delay(50);
+        }
+    }
+}

@@ -62,9 +62,29 @@ internal sealed class FrameReceiver : IDisposable
     /// <param name="socket">The connection.</param>
     /// <param name="error">Why the read failed; null otherwise.</param>
     /// <returns>The bytes received; 0 when the peer has closed its side (or on an error).</returns>
-    public int Receive(Socket socket, out string? error)
+    public int Receive(Socket socket, out string? error) => Receive(socket, out error, out _);
+
+    /// <inheritdoc cref="Receive(Socket, out string?)"/>
+    /// <param name="socket">The connection.</param>
+    /// <param name="error">Why the read failed; null otherwise.</param>
+    /// <param name="waited">False if the bytes (or the FIN) had already arrived: the read did not sleep.</param>
+    public int Receive(Socket socket, out string? error, out bool waited)
     {
         MakeRoom();
+        waited = false;
+        SocketIo.IoStatus status = SocketIo.TryReceive(socket, _buffer.AsSpan(_end), out int ready, out error);
+        if (status == SocketIo.IoStatus.Done)
+        {
+            _end += ready;
+            return ready;
+        }
+
+        if (status == SocketIo.IoStatus.Failed)
+        {
+            return 0;
+        }
+
+        waited = true;
         try
         {
             int received = socket.Receive(_buffer.AsSpan(_end), SocketFlags.None, out SocketError socketError);

@@ -251,20 +251,21 @@ internal sealed class PeerSession
     }
 
     /// <summary>
-    /// <paramref name="batch"/> ends: true if it still keeps <paramref name="connection"/>'s right to
-    /// write, which passes to the caller (it writes what was queued), false if it was written earlier.
+    /// <paramref name="batch"/> ends: the number of packets queued if it still keeps
+    /// <paramref name="connection"/>'s right to write, which passes to the caller (it has them
+    /// written), or -1 if they were written earlier.
     /// </summary>
-    public bool EndHold(PeerConnection connection, SendBatch batch)
+    public int EndHold(PeerConnection connection, SendBatch batch)
     {
         lock (_lock)
         {
             if (connection.HeldBy != batch)
             {
-                return false;
+                return -1;
             }
 
             connection.HeldBy = null;
-            return true;
+            return _queue.Count;
         }
     }
 

@@ -4,8 +4,8 @@ using System.Runtime.InteropServices;
 namespace Kaze.Sidecar.Corral;
 
 /// <summary>
-/// The one socket call .NET does not offer: a send that never blocks on a socket that stays in
-/// blocking mode (send(2) with MSG_DONTWAIT). The corral's sockets stay blocking so that each
+/// The socket calls .NET does not offer: a send and a receive that never block on a socket that
+/// stays in blocking mode (send(2) and recv(2) with MSG_DONTWAIT). The corral's sockets stay blocking so that each
 /// connection's reader thread can sleep in recv(2) and be woken by the kernel directly; .NET would
 /// switch a socket to non-blocking for good on its first asynchronous operation, after which every
 /// blocking call goes through its epoll thread (one more thread wake-up per read).
@@ -20,7 +20,7 @@ internal static partial class SocketIo
     /// <summary>What a non-blocking call did.</summary>
     public enum IoStatus
     {
-        /// <summary>Bytes were moved (maybe not all).</summary>
+        /// <summary>Bytes were moved (maybe not all); a receive of 0 bytes is the peer's FIN.</summary>
         Done,
 
         /// <summary>Nothing could be moved without waiting.</summary>
@@ -44,7 +44,21 @@ internal static partial class SocketIo
         }
     }
 
-    private static unsafe IoStatus Call(Socket socket, byte* bytes, int length, out int moved, out string? error)
+    /// <summary>Receives what has already arrived into <paramref name="buffer"/>, never waiting.</summary>
+    /// <param name="socket">A connected stream socket.</param>
+    /// <param name="buffer">Where to put the bytes; not empty.</param>
+    /// <param name="received">The bytes received, when <see cref="IoStatus.Done"/>; 0 is the peer's FIN.</param>
+    /// <param name="error">Why, in words, when <see cref="IoStatus.Failed"/>.</param>
+    /// <returns>What happened.</returns>
+    public static unsafe IoStatus TryReceive(Socket socket, Span<byte> buffer, out int received, out string? error)
+    {
+        fixed (byte* bytes = buffer)
+        {
+            return Call(socket, bytes, buffer.Length, out received, out error, receive: true);
+        }
+    }
+
+    private static unsafe IoStatus Call(Socket socket, byte* bytes, int length, out int moved, out string? error, bool receive = false)
     {
         moved = 0;
         error = null;
@@ -67,7 +81,9 @@ internal static partial class SocketIo
             int fd = (int)handle.DangerousGetHandle();
             while (true)
             {
-                nint result = Send(fd, bytes, (nuint)length, MsgDontWait | MsgNoSignal);
+                nint result = receive
+                    ? Recv(fd, bytes, (nuint)length, MsgDontWait)
+                    : Send(fd, bytes, (nuint)length, MsgDontWait | MsgNoSignal);
                 if (result >= 0)
                 {
                     moved = (int)result;
@@ -100,4 +116,7 @@ internal static partial class SocketIo
 
     [LibraryImport("libc", EntryPoint = "send", SetLastError = true)]
     private static unsafe partial nint Send(int fd, byte* buffer, nuint length, int flags);
+
+    [LibraryImport("libc", EntryPoint = "recv", SetLastError = true)]
+    private static unsafe partial nint Recv(int fd, byte* buffer, nuint length, int flags);
 }

@@ -34,7 +34,7 @@ public sealed class PeerCorralWriteTests
     }
 
     [Fact]
-    public async Task BeginBatch_ManyPackets_WrittenTogetherAtEndBatch()
+    public async Task BeginBatch_ManyPackets_WrittenTogetherAfterEndBatch()
     {
         const int Count = 500;
         var resolver = new TestResolver();
@@ -61,10 +61,35 @@ public sealed class PeerCorralWriteTests
             PeerCorral.EndBatch();
         }
 
-        // 500 small frames fit one writer batch and one send.
-        Assert.Equal(sends + 1, a.Counters.SendCalls);
-        Assert.Equal(frames + Count, a.Counters.FramesOut);
+        // 500 small frames fit one writer batch and one send (by a thread-pool thread: there are several).
         await ReceiveInOrderAsync(b, Count);
+        await Eventually.True(() => a.Counters.FramesOut == frames + Count, $"{Count} more frames counted out at A", details: a.Describe);
+        Assert.Equal(sends + 1, a.Counters.SendCalls);
+    }
+
+    [Fact]
+    public async Task BeginBatch_OnePacket_WrittenAtEndBatchByTheCaller()
+    {
+        var resolver = new TestResolver();
+        await using TestNode a = await TestNode.StartAsync(1, resolver, o => o.BurstWindow = TimeSpan.Zero);
+        await using TestNode b = await TestNode.StartAsync(2, resolver);
+        await ConnectAsync(a, b);
+
+        long sends = a.Counters.SendCalls;
+        PeerCorral.BeginBatch();
+        try
+        {
+            Assert.Equal(SendResult.Queued, a.Corral.TrySend(b.Ident, a.Seq(b.Ident, 0)));
+            Assert.Equal(sends, a.Counters.SendCalls);
+        }
+        finally
+        {
+            PeerCorral.EndBatch();
+        }
+
+        // A lone packet (a call waited for) is written by EndBatch itself.
+        Assert.Equal(sends + 1, a.Counters.SendCalls);
+        await ReceiveInOrderAsync(b, 1);
     }
 
     [Fact]

@@ -26,9 +26,6 @@ internal sealed class FrameReceiver : IDisposable
     private int _start;
     private int _end;
 
-    /// <summary>Bytes received and not decoded yet.</summary>
-    public int Buffered => _end - _start;
-
     /// <summary>Decodes the next frame from what was received, if it has fully arrived.</summary>
     /// <param name="maxFrameSize">The limit on a frame's total length.</param>
     /// <param name="completed">The peer has closed its side: a partial frame is then truncated.</param>
@@ -58,16 +55,12 @@ internal sealed class FrameReceiver : IDisposable
     /// <summary>
     /// Waits for bytes from <paramref name="socket"/> (a blocking socket) and appends them; makes
     /// room first, for the whole frame whose length has arrived if it is larger than the buffer.
+    /// Takes what has already arrived without sleeping if it can.
     /// </summary>
     /// <param name="socket">The connection.</param>
     /// <param name="error">Why the read failed; null otherwise.</param>
-    /// <returns>The bytes received; 0 when the peer has closed its side (or on an error).</returns>
-    public int Receive(Socket socket, out string? error) => Receive(socket, out error, out _);
-
-    /// <inheritdoc cref="Receive(Socket, out string?)"/>
-    /// <param name="socket">The connection.</param>
-    /// <param name="error">Why the read failed; null otherwise.</param>
     /// <param name="waited">False if the bytes (or the FIN) had already arrived: the read did not sleep.</param>
+    /// <returns>The bytes received; 0 when the peer has closed its side (or on an error).</returns>
     public int Receive(Socket socket, out string? error, out bool waited)
     {
         MakeRoom();

@@ -9,6 +9,14 @@ namespace Kaze.Core.Waiting;
 /// path of both sides makes no system call.
 /// </summary>
 /// <remarks>
+/// The spin is polite: after about a microsecond of pure spinning it offers its core to any
+/// runnable thread (sched_yield) every ~0.5 µs, because on a small machine the thread it waits
+/// for may be queued on this very core. A yield that comes back late means another thread ran
+/// here: this core is shared with a runnable thread. The waiter then moves itself to another
+/// allowed CPU once (at most every 10 ms), since the kernel keeps recently-run threads where
+/// they are and two spinners that landed on one core can stay there for hundreds of
+/// milliseconds, each round trip paying context switches, while the other core idles.
+///
 /// The sleep protocol (Dekker-style; both halves need a full fence between their store and load):
 /// <code>
 /// waiter:  futex = 1 (Interlocked, full fence); if condition holds: futex = 0, done; else FUTEX_WAIT(futex, 1)
@@ -24,15 +32,24 @@ internal sealed unsafe class RingWaiter
     public static readonly TimeSpan LivenessInterval = TimeSpan.FromMilliseconds(100);
 
     private static readonly long LivenessTicks = (long)(LivenessInterval.TotalSeconds * Stopwatch.Frequency);
-    private static readonly long MinSpinTicks = Stopwatch.Frequency / 1_000_000;        // 1 µs
+    private static readonly long MinSpinTicks = Stopwatch.Frequency / 1_000_000 * 10;   // 10 µs
     private static readonly long MaxSpinTicks = Stopwatch.Frequency / 1_000_000 * 50;   // 50 µs
-    private const int SpinsBetweenClockReads = 64;
+    // A sleep's measured wait includes this thread's own wake-up: one kernel wake, with margin.
+    private static readonly long WakeAllowanceTicks = Stopwatch.Frequency / 1_000_000 * 50;
+    // sched_yield returns in ~0.6 µs when nothing else wants the core; later than this, something ran.
+    private static readonly long SharedCoreTicks = Stopwatch.Frequency / 1_000_000 * 3;
+    private static readonly long MoveIntervalTicks = Stopwatch.Frequency / 100;        // 10 ms
+    // Pauses (~27 ns each here) before the first yield: a peer on another core answers within these.
+    private const int SpinsBeforeYielding = 32;
+    private const int SpinsBetweenYields = 16;
 
     private readonly ShmChannel _channel;
     // The futex word this end sleeps on: the data word for a reader, the space word for a writer.
     private readonly int* _futex;
     // Current spin budget: grows when spinning pays off, shrinks when the wait ends in a sleep anyway.
     private long _spinTicks = MaxSpinTicks / 2;
+    // When this waiter last moved itself off a shared core (Stopwatch ticks).
+    private long _lastMove = long.MinValue / 2;
     private AsyncWaitWorker? _asyncWorker;
 
     public RingWaiter(ShmChannel channel, int* futex)
@@ -100,9 +117,23 @@ internal sealed unsafe class RingWaiter
                 return true;
             }
 
-            // One pause per check (~30 ns): Thread.SpinWait(n) is normalised to far longer on some CPUs.
+            // One pause per check: Thread.SpinWait(n) is normalised to far longer on some CPUs.
             Pause();
-            if (++i % SpinsBetweenClockReads == 0 && Stopwatch.GetTimestamp() >= end)
+            if (++i < SpinsBeforeYielding || i % SpinsBetweenYields != 0)
+            {
+                continue;
+            }
+
+            long before = Stopwatch.GetTimestamp();
+            Thread.Yield();
+            long now = Stopwatch.GetTimestamp();
+            if (now - before > SharedCoreTicks && now - _lastMove > MoveIntervalTicks)
+            {
+                _lastMove = now;
+                CpuAffinity.TryMoveOffCurrentCpu();
+            }
+
+            if (now >= end)
             {
                 _spinTicks = Math.Max(MinSpinTicks, budget >> 1);
                 return false;
@@ -129,15 +160,16 @@ internal sealed unsafe class RingWaiter
 
     /// <summary>
     /// A wait that slept but ended within the longest spin would have been served by spinning:
-    /// widen the budget to cover it. Without this, once both sides sleep each one's wait includes
-    /// the other's wake-up, every spin fails, and the budget never grows back.
+    /// restore the full budget. The measured wait includes this thread's own wake-up, so a wait
+    /// up to the longest spin plus one wake-up counts. Without this, once both sides sleep each
+    /// one's wait includes the other's wake-up, every spin fails, and the two stay in a
+    /// sleep/wake lockstep (each round trip two kernel wake-ups) for as long as traffic lasts.
     /// </summary>
     private void LearnFromSleep(long start)
     {
-        long waited = Stopwatch.GetTimestamp() - start;
-        if (waited < MaxSpinTicks)
+        if (Stopwatch.GetTimestamp() - start < MaxSpinTicks + WakeAllowanceTicks)
         {
-            _spinTicks = Math.Min(MaxSpinTicks, Math.Max(_spinTicks, waited + (waited >> 2)));
+            _spinTicks = MaxSpinTicks;
         }
     }
 

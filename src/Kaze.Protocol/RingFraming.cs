@@ -24,7 +24,7 @@ namespace Kaze.Protocol;
 /// The payload is byte for byte what follows the first 4 bytes of a <see cref="TcpFraming"/> frame.
 /// <para>
 /// Writing is zero copy: ask <see cref="GetPayloadSize"/>, claim exactly that many bytes in the ring,
-/// <see cref="Write"/> into the claimed span (or <see cref="WriteHeader"/> and write the body yourself),
+/// <see cref="Write(Span{byte}, Hdr, ReadOnlySpan{byte})"/> into the claimed span (or <see cref="WriteHeader"/> and write the body yourself),
 /// commit. Decoding never throws on bad bytes: it returns a <see cref="DecodeError"/>.
 /// </para>
 /// </remarks>
@@ -37,7 +37,7 @@ public static class RingFraming
     /// <summary>The bytes before the header: the header length field (4).</summary>
     public const int PrefixSize = HeaderOffset;
 
-    /// <summary>The size of the payload that <see cref="Write"/> produces.</summary>
+    /// <summary>The size of the payload that <see cref="Write(Span{byte}, Hdr, ReadOnlySpan{byte})"/> produces.</summary>
     /// <param name="header">The header; its encoded size is computed now, so do not change it before writing.</param>
     /// <param name="bodyLength">The body's length in bytes.</param>
     /// <returns>4 + the header's encoded size + <paramref name="bodyLength"/>.</returns>
@@ -70,6 +70,36 @@ public static class RingFraming
 
         WriteCore(destination, header, headerLength, body);
         return size;
+    }
+
+    /// <summary>
+    /// Writes a whole payload whose size <see cref="GetPayloadSize"/> has already computed, sparing a
+    /// second pass over the header (the hot path: ask the size, claim it, write).
+    /// </summary>
+    /// <param name="destination">At least <paramref name="payloadSize"/> bytes.</param>
+    /// <param name="header">The header, unchanged since its size was computed.</param>
+    /// <param name="body">The body.</param>
+    /// <param name="payloadSize">What <see cref="GetPayloadSize"/> returned for this header and a body of this length.</param>
+    /// <returns><paramref name="payloadSize"/>.</returns>
+    /// <exception cref="ArgumentException"><paramref name="destination"/> is too small, or <paramref name="payloadSize"/> cannot hold the prefix and the body.</exception>
+    /// <exception cref="InvalidOperationException">The header's encoded size is not what <paramref name="payloadSize"/> says (it changed, or the size is wrong); nothing usable was written.</exception>
+    public static int Write(Span<byte> destination, Hdr header, ReadOnlySpan<byte> body, int payloadSize)
+    {
+        ArgumentNullException.ThrowIfNull(header);
+        int headerLength = payloadSize - PrefixSize - body.Length;
+        if (headerLength < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(payloadSize), payloadSize, $"A payload of {payloadSize} bytes cannot hold the {PrefixSize}-byte prefix and a {body.Length}-byte body.");
+        }
+
+        if (destination.Length < payloadSize)
+        {
+            ThrowHelper.ThrowDestinationTooSmall(nameof(destination), payloadSize, destination.Length);
+        }
+
+        // WriteTo(Span) throws unless the header encodes to exactly headerLength bytes.
+        WriteCore(destination, header, headerLength, body);
+        return payloadSize;
     }
 
     /// <summary>

@@ -60,4 +60,35 @@ public sealed class RingFramingPropertyTests
             return inPlace.AsSpan().SequenceEqual(whole);
         }));
     }
+
+    [Fact]
+    public void WriteWithPayloadSize_AnyHeaderAndBody_GivesTheSameBytesAsWrite()
+    {
+        Check.One(Config, Prop.ForAll(Packets, p =>
+        {
+            byte[] whole = Frames.Ring(p.Header, p.Body);
+            int size = RingFraming.GetPayloadSize(p.Header, p.Body.Length);
+            var sized = new byte[size];
+
+            int written = RingFraming.Write(sized, p.Header, p.Body, size);
+
+            return written == size && sized.AsSpan().SequenceEqual(whole);
+        }));
+    }
+
+    [Fact]
+    public void WriteWithPayloadSize_SizeDoesNotMatchTheHeader_Throws()
+    {
+        Hdr header = Hdr.CreateNotify(new Ident(7), "echo");
+        byte[] body = [1, 2, 3];
+        int size = RingFraming.GetPayloadSize(header, body.Length);
+        var destination = new byte[size + 8];
+
+        // One byte more than the header needs: the header encodes short, which protobuf refuses.
+        Assert.ThrowsAny<InvalidOperationException>(() => RingFraming.Write(destination, header, body, size + 1));
+        // Too small to hold even the prefix and the body.
+        Assert.Throws<ArgumentOutOfRangeException>(() => RingFraming.Write(destination, header, body, 6));
+        // Larger than the destination.
+        Assert.Throws<ArgumentException>(() => RingFraming.Write(new byte[size - 1], header, body, size));
+    }
 }

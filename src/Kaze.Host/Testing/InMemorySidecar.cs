@@ -451,7 +451,7 @@ public sealed class InMemorySidecar : IAsyncDisposable
         }
 
         byte[] record = new byte[size];
-        RingFraming.Write(record, header, body);
+        RingFraming.Write(record, header, body, size);
         return _toHost.TryEnqueue(record);
     }
 

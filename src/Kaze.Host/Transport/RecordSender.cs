@@ -90,7 +90,7 @@ internal sealed class RecordSender : IDisposable
                 {
                     try
                     {
-                        RingFraming.Write(payload, header, body);
+                        RingFraming.Write(payload, header, body, size);
                     }
                     catch
                     {
@@ -115,7 +115,7 @@ internal sealed class RecordSender : IDisposable
             }
 
             byte[] buffer = ArrayPool<byte>.Shared.Rent(size);
-            RingFraming.Write(buffer, header, body);
+            RingFraming.Write(buffer, header, body, size);
             _overflow.Enqueue(new QueuedRecord(buffer, size));
             if (_overflow.Count == 1)
             {

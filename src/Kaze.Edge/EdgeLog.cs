@@ -25,4 +25,7 @@ internal static partial class EdgeLog
 
     [LoggerMessage(EventId = 106, Level = LogLevel.Error, Message = "The packet handler threw; packet {BodyType} dropped")]
     public static partial void HandlerFailed(ILogger logger, Exception exception, string bodyType);
+
+    [LoggerMessage(EventId = 107, Level = LogLevel.Error, Message = "A burst callback of the host edge threw")]
+    public static partial void BurstFailed(ILogger logger, Exception exception);
 }

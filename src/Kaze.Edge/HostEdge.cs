@@ -28,6 +28,8 @@ public sealed class HostEdge : IAsyncDisposable
     private Thread? _drainer;
     private volatile bool _stopping;
     private Action<Packet>? _onPacket;
+    private Action? _beginBurst;
+    private Action? _endBurst;
 
     private HostEdge(ShmChannel channel, EdgeOptions options, ILogger logger)
     {
@@ -71,7 +73,17 @@ public sealed class HostEdge : IAsyncDisposable
     /// Starts reading the host's packets. <paramref name="onPacket"/> runs on the edge's reader
     /// thread, owns the packet it gets, and must not block.
     /// </summary>
-    public void Start(Action<Packet> onPacket)
+    public void Start(Action<Packet> onPacket) => Start(onPacket, null, null);
+
+    /// <summary>
+    /// Starts reading the host's packets, with a burst around each run of packets the reader
+    /// finds waiting: <paramref name="beginBurst"/> before it hands on the first,
+    /// <paramref name="endBurst"/> after the last (before the reader waits for more, and at least
+    /// every <see cref="EdgeOptions.ReleaseBatch"/> packets). A sidecar opens a batch of network
+    /// sends there, so a host that writes many packets at once costs one system call per peer,
+    /// not one per packet. All three run on the reader thread and must not block.
+    /// </summary>
+    public void Start(Action<Packet> onPacket, Action? beginBurst, Action? endBurst)
     {
         ArgumentNullException.ThrowIfNull(onPacket);
         if (_reader is not null)
@@ -79,7 +91,14 @@ public sealed class HostEdge : IAsyncDisposable
             throw new InvalidOperationException("The edge is already started.");
         }
 
+        if ((beginBurst is null) != (endBurst is null))
+        {
+            throw new ArgumentException("Give both burst callbacks or neither.", nameof(endBurst));
+        }
+
         _onPacket = onPacket;
+        _beginBurst = beginBurst;
+        _endBurst = endBurst;
         _reader = new Thread(ReadLoop) { IsBackground = true, Name = "kaze-edge-read" };
         _drainer = new Thread(DrainLoop) { IsBackground = true, Name = "kaze-edge-drain" };
         _reader.Start();
@@ -163,7 +182,7 @@ public sealed class HostEdge : IAsyncDisposable
         switch (status)
         {
             case ChannelStatus.Ok:
-                RingFraming.Write(span, packet.Header, packet.BodySpan);
+                RingFraming.Write(span, packet.Header, packet.BodySpan, size);
                 writer.Commit(size);
                 _counters.PacketsToHost++;
                 _counters.BytesToHost += size;
@@ -189,12 +208,20 @@ public sealed class HostEdge : IAsyncDisposable
         Action<Packet> onPacket = _onPacket!;
         int batch = Math.Max(1, _options.ReleaseBatch);
         int unreleased = 0;
+        // Packets handed on in the open burst; -1 when none is open (or bursts are not used).
+        int burst = -1;
+        bool bursts = _beginBurst is not null;
         ChannelStatus status;
         while (true)
         {
             status = reader.TryRead(out ReadOnlySpan<byte> record);
             if (status == ChannelStatus.Ok)
             {
+                if (bursts && burst < 0)
+                {
+                    burst = BeginBurst();
+                }
+
                 _counters.PacketsFromHost++;
                 _counters.BytesFromHost += record.Length;
                 if (RingFraming.TryDecodePacket(record, out Packet? packet, out DecodeError error))
@@ -214,11 +241,20 @@ public sealed class HostEdge : IAsyncDisposable
                     unreleased = 0;
                 }
 
+                if (burst >= 0 && ++burst >= batch)
+                {
+                    burst = EndBurst();
+                }
+
                 continue;
             }
 
             reader.Release();
             unreleased = 0;
+            if (burst >= 0)
+            {
+                burst = EndBurst();
+            }
             if (status == ChannelStatus.Empty)
             {
                 status = reader.WaitToRead(Timeout.InfiniteTimeSpan);
@@ -243,6 +279,34 @@ public sealed class HostEdge : IAsyncDisposable
         }
 
         _hostEnded.TrySetResult(status);
+    }
+
+    private int BeginBurst()
+    {
+        try
+        {
+            _beginBurst!();
+        }
+        catch (Exception e)
+        {
+            EdgeLog.BurstFailed(_logger, e);
+        }
+
+        return 0;
+    }
+
+    private int EndBurst()
+    {
+        try
+        {
+            _endBurst!();
+        }
+        catch (Exception e)
+        {
+            EdgeLog.BurstFailed(_logger, e);
+        }
+
+        return -1;
     }
 
     private void Dispatch(Action<Packet> onPacket, Packet packet)

@@ -4,6 +4,7 @@ using Kaze.Edge;
 using Kaze.Protocol;
 using Kaze.Resolver;
 using Kaze.Service;
+using Kaze.Sidecar.Corral;
 using Kaze.Sidecar.Routing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -101,7 +102,16 @@ public sealed class SidecarNode : IAsyncDisposable
         // must already be tracked, or HostGate would drop that answer as late.
         PacketDelegate middleware = _pipelineBuilder.Build(_router.RouteAsync);
         _pipeline = new PipelineBuilder().Use(_tracker.InvokeAsync, "tracker").Build(middleware);
-        _edge?.Start(OnHostPacket);
+        if (_mesh is not null)
+        {
+            // What the host wrote in one go goes out to each peer in one send.
+            _edge?.Start(OnHostPacket, PeerCorral.BeginBatch, PeerCorral.EndBatch);
+        }
+        else
+        {
+            _edge?.Start(OnHostPacket);
+        }
+
         SidecarLog.Started(_logger, _options.Ident, _edge?.ChannelName ?? "(none: no host)");
     }
 

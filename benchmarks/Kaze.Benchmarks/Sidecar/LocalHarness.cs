@@ -71,6 +71,8 @@ internal static class LocalHarness
                 figures.Add(("calls_per_s_pipelined", pipelined, "≥ 500,000", pipelined >= 500_000));
                 figures.Add(("host_allocated_bytes_per_call", r.GetProperty("host_allocated_bytes_per_call").GetDouble(), "", null));
                 figures.Add(("host_gen0_collections_per_s", r.GetProperty("host_gen0_collections_per_s").GetDouble(), "", null));
+                figures.Add(("sidecar_cpu_us_per_call_pipelined", r.GetProperty("sidecar_cpu_us_per_call_pipelined").GetDouble(), "", null));
+                figures.Add(("host_cpu_us_per_call_pipelined", r.GetProperty("host_cpu_us_per_call_pipelined").GetDouble(), "", null));
             }
 
             Progress("`kaze run --listen off -- true`, 10 times");
@@ -144,6 +146,9 @@ internal static class LocalHarness
 
         (LatencyStats stats, double oneSeconds) = RunOneInFlight(client, self, body, calls, timeout).GetAwaiter().GetResult();
 
+        int sidecarPid = int.Parse(Environment.GetEnvironmentVariable("KAZE_SIDECAR_PID")!, CultureInfo.InvariantCulture);
+        double sidecarCpuBefore = SidecarHarnessSupport.CpuSeconds(sidecarPid);
+        double hostCpuBefore = SidecarHarnessSupport.CpuSeconds(Environment.ProcessId);
         long allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
         int gen0Before = GC.CollectionCount(0);
         long pipelinedStart = Stopwatch.GetTimestamp();
@@ -151,6 +156,8 @@ internal static class LocalHarness
         double pipelinedSeconds = Stopwatch.GetElapsedTime(pipelinedStart).TotalSeconds;
         double allocatedPerCall = (GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore) / (double)pipelinedCalls;
         int gen0 = GC.CollectionCount(0) - gen0Before;
+        double sidecarCpu = SidecarHarnessSupport.CpuSeconds(sidecarPid) - sidecarCpuBefore;
+        double hostCpu = SidecarHarnessSupport.CpuSeconds(Environment.ProcessId) - hostCpuBefore;
 
         File.WriteAllText(results, JsonSerializer.Serialize(new Dictionary<string, double>
         {
@@ -161,6 +168,8 @@ internal static class LocalHarness
             ["calls_per_s_pipelined"] = pipelinedCalls / pipelinedSeconds,
             ["host_allocated_bytes_per_call"] = allocatedPerCall,
             ["host_gen0_collections_per_s"] = gen0 / pipelinedSeconds,
+            ["sidecar_cpu_us_per_call_pipelined"] = sidecarCpu * 1e6 / pipelinedCalls,
+            ["host_cpu_us_per_call_pipelined"] = hostCpu * 1e6 / pipelinedCalls,
         }));
         return 0;
     }
@@ -232,11 +241,11 @@ internal static class LocalHarness
     {
         Console.WriteLine();
         Console.WriteLine($"Kaze local calls (host → sidecar → same host): {MachineInfo.Describe()}");
-        Console.WriteLine("| figure                      |        value | target      | met |");
-        Console.WriteLine("|-----------------------------|--------------|-------------|-----|");
+        Console.WriteLine("| figure                            |        value | target      | met |");
+        Console.WriteLine("|-----------------------------------|--------------|-------------|-----|");
         foreach ((string name, double value, string target, bool? met) in figures)
         {
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {name,-27} | {value,12:0.00} | {target,-11} | {(met is null ? "" : met.Value ? "yes" : "NO"),-3} |"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {name,-33} | {value,12:0.00} | {target,-11} | {(met is null ? "" : met.Value ? "yes" : "NO"),-3} |"));
         }
     }
 

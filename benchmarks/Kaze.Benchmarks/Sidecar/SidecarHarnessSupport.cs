@@ -51,6 +51,16 @@ internal static class SidecarHarnessSupport
         return -1;
     }
 
+    /// <summary>CPU time (user + system) <paramref name="pid"/> has used, in seconds, from /proc (10 ms resolution).</summary>
+    public static double CpuSeconds(int pid)
+    {
+        string stat = File.ReadAllText($"/proc/{pid}/stat");
+        // Fields after the command (which may hold spaces) in parentheses: utime and stime are the 12th and 13th.
+        string[] fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        long ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+        return ticks / 100.0; // USER_HZ is 100 on Linux
+    }
+
     public static double Median(List<double> values)
     {
         values.Sort();

@@ -1,5 +1,4 @@
 using Kaze.Host.Calls;
-using Kaze.Host.Tests.TestSupport;
 using Kaze.Protocol;
 
 namespace Kaze.Host.Tests.Calls;

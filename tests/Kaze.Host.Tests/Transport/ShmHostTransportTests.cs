@@ -131,7 +131,7 @@ public sealed class ShmHostTransportTests
                 await client.SendAsync(Remote, "note", Body(i));
             }
         });
-        await Deadline.Until(() => client.QueuedPacketCount >= 16, "the host's send queue to reach its limit");
+        await Eventually.True(() => client.QueuedPacketCount >= 16, "the host's send queue to reach its limit");
         Assert.False(sends.IsCompleted, "all notifies went out although nobody reads the ring");
 
         // 2. Still not reading, the sidecar sends more requests than its ring holds. The host must

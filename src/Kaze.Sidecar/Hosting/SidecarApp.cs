@@ -96,6 +96,7 @@ public sealed class SidecarApp : IAsyncDisposable
     {
         configuration ??= new ConfigurationBuilder().Build();
         plugins ??= [];
+        RefuseDuplicateNames(plugins);
         HostApplicationBuilder builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         configureLogging(builder);
         builder.Services.AddSingleton(settings);
@@ -165,6 +166,25 @@ public sealed class SidecarApp : IAsyncDisposable
             // Nothing started yet, but the services made so far (a plugin's among them) are disposed.
             host.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Two plugins with one name would share a configuration section and be indistinguishable in
+    /// logs and errors: a plugin named like a built-in ("metrics", "rateLimits", "logForwarding") or like
+    /// one before it is refused, before anything is built. Names compare as configuration keys do,
+    /// ignoring case.
+    /// </summary>
+    private static void RefuseDuplicateNames(IReadOnlyList<IKazePlugin> plugins)
+    {
+        var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (IKazePlugin plugin in plugins)
+        {
+            if (!names.Add(plugin.Name))
+            {
+                throw new PluginException(plugin.Name, "registering", new InvalidOperationException(
+                    $"another plugin (a built-in, or one listed before it) is already named '{plugin.Name}'; give this one another name"));
+            }
         }
     }
 

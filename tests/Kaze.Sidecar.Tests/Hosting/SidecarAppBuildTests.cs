@@ -23,6 +23,19 @@ public sealed class SidecarAppBuildTests
     }
 
     [Fact]
+    public void Build_TwoPluginsWithOneName_RefusedBeforeAnythingIsBuilt()
+    {
+        var first = new ResourcePlugin();
+        var second = new ResourcePlugin { NameOverride = "RESOURCE" };
+
+        PluginException e = Assert.Throws<PluginException>(() => SidecarApp.Build(new KazeSettings(), withHost: false, _ => { }, plugins: [first, second]));
+
+        Assert.Equal("RESOURCE", e.Plugin);
+        Assert.Contains("already named 'RESOURCE'", e.Message, StringComparison.Ordinal);
+        Assert.Null(first.Resource);
+    }
+
+    [Fact]
     public async Task Build_WithTheCallersLoggerFactory_ServicesLogThroughItAndItOutlivesTheApp()
     {
         var sink = new RecordingProvider();
@@ -61,7 +74,9 @@ public sealed class SidecarAppBuildTests
 
         public Resource? Resource { get; private set; }
 
-        public string Name => "resource";
+        public string? NameOverride { get; init; }
+
+        public string Name => NameOverride ?? "resource";
 
         public void ConfigureServices(PluginContext context, IServiceCollection services) => services.AddSingleton(_ => new Resource());
 

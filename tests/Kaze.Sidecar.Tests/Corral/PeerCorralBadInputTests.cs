@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using Kaze.Protocol;
 using Kaze.Sidecar.Corral;
-using Kaze.Sidecar.Tests.TestSupport;
 
 namespace Kaze.Sidecar.Tests.Corral;
 

@@ -1,6 +1,5 @@
 using Kaze.Protocol;
 using Kaze.Sidecar.Corral;
-using Kaze.Sidecar.Tests.TestSupport;
 
 namespace Kaze.Sidecar.Tests.Corral;
 

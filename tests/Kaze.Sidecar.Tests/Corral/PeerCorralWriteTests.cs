@@ -3,7 +3,6 @@ using System.Net.Sockets;
 using Kaze.Protocol;
 using Kaze.Resolver;
 using Kaze.Sidecar.Corral;
-using Kaze.Sidecar.Tests.TestSupport;
 
 namespace Kaze.Sidecar.Tests.Corral;
 

@@ -5,7 +5,6 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using Google.Protobuf;
 using Kaze.Protocol;
-using Kaze.Sidecar.Tests.TestSupport;
 using Xunit.Sdk;
 
 namespace Kaze.Sidecar.Tests.Corral;

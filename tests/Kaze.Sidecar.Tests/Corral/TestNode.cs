@@ -5,7 +5,6 @@ using System.Threading.Channels;
 using Kaze.Protocol;
 using Kaze.Resolver;
 using Kaze.Sidecar.Corral;
-using Kaze.Sidecar.Tests.TestSupport;
 
 namespace Kaze.Sidecar.Tests.Corral;
 

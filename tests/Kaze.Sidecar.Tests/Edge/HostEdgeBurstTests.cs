@@ -1,7 +1,6 @@
 using Kaze.Core;
 using Kaze.Edge;
 using Kaze.Protocol;
-using Kaze.Sidecar.Tests.TestSupport;
 
 namespace Kaze.Sidecar.Tests.Edge;
 

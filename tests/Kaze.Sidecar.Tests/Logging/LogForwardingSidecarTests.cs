@@ -6,7 +6,6 @@ using Kaze.Protocol;
 using Kaze.Sidecar.Configuration;
 using Kaze.Sidecar.Hosting;
 using Kaze.Sidecar.Logging;
-using Kaze.Sidecar.Tests.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 

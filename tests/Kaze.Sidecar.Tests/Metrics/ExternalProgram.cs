@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Text;
-using Kaze.Sidecar.Tests.TestSupport;
 
 namespace Kaze.Sidecar.Tests.Metrics;
 

@@ -3,7 +3,6 @@ using System.Net.Sockets;
 using System.Text.RegularExpressions;
 using Kaze.Protocol;
 using Kaze.Sidecar.Metrics;
-using Kaze.Sidecar.Tests.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Kaze.Sidecar.Tests.Metrics;

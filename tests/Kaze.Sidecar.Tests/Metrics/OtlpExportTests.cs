@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using System.Threading.Channels;
-using Kaze.Sidecar.Tests.TestSupport;
 
 namespace Kaze.Sidecar.Tests.Metrics;
 

@@ -5,7 +5,6 @@ using Kaze.Protocol;
 using Kaze.Sidecar.Configuration;
 using Kaze.Sidecar.Hosting;
 using Kaze.Sidecar.Metrics;
-using Kaze.Sidecar.Tests.TestSupport;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Xunit.Sdk;

@@ -4,7 +4,6 @@ using Kaze.Protocol;
 using Kaze.Sidecar.Configuration;
 using Kaze.Sidecar.Hosting;
 using Kaze.Sidecar.Tests.Corral;
-using Kaze.Sidecar.Tests.TestSupport;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 

@@ -1,7 +1,6 @@
 using Kaze.Host;
 using Kaze.Protocol;
 using Kaze.Sidecar.Plugins;
-using Kaze.Sidecar.Tests.Corral;
 using Kaze.Sidecar.Tests.RateLimiting;
 
 namespace Kaze.Sidecar.Tests.Plugins;

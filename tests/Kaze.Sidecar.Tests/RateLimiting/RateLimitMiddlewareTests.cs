@@ -1,7 +1,6 @@
 using Kaze.Protocol;
 using Kaze.Service;
 using Kaze.Sidecar.RateLimiting;
-using Kaze.Sidecar.Tests.TestSupport;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Kaze.Sidecar.Tests.RateLimiting;

@@ -1,7 +1,6 @@
 using Kaze.Host;
 using Kaze.Protocol;
 using Kaze.Sidecar.RateLimiting;
-using Kaze.Sidecar.Tests.Corral;
 using Kaze.Sidecar.Tests.Plugins;
 using Microsoft.Extensions.DependencyInjection;
 

@@ -21,7 +21,7 @@ public sealed class HostProcessSignalTests
         using var dir = new TempDirectory();
         string ready = dir.File("ready");
         using HostProcess host = Sh.Start($"trap 'exit 7' TERM; touch \"$READY\"; {TrapLoop}", new Dictionary<string, string?> { ["READY"] = ready });
-        await Deadline.FileExists(ready, "sh to install its TERM trap", host.Exited);
+        await ReadyFile.Appears(ready, "sh to install its TERM trap", host.Exited);
 
         SignalForwardOutcome outcome = host.ForwardSignal(PosixSignal.SIGTERM);
 
@@ -76,7 +76,7 @@ public sealed class HostProcessSignalTests
             ["sh", "-c", $"trap 'exit {childExitCode}' {name}; touch \"$READY\"; {TrapLoop}"],
             new Dictionary<string, string> { ["READY"] = ready });
         int pid = await supervisor.ReadPidAsync();
-        await Deadline.FileExists(ready, $"the supervised sh to install its {name} trap");
+        await ReadyFile.Appears(ready, $"the supervised sh to install its {name} trap");
 
         Assert.Equal(0, LibC.Kill(pid, signal));
 
@@ -95,11 +95,11 @@ public sealed class HostProcessSignalTests
             $"trap 'echo int >> \"$GOT_INT\"' INT; touch \"$READY\"; {TrapLoop}",
             new Dictionary<string, string> { ["READY"] = ready, ["GOT_INT"] = gotInt });
         int pid = await supervisor.ReadPidAsync();
-        await Deadline.FileExists(ready, "the supervised sh to install its INT trap");
+        await ReadyFile.Appears(ready, "the supervised sh to install its INT trap");
 
         supervisor.Type("\u0003"); // Ctrl-C: the terminal sends SIGINT to its whole foreground process group
 
-        await Deadline.FileExists(gotInt, "the supervised sh to get SIGINT from the terminal");
+        await ReadyFile.Appears(gotInt, "the supervised sh to get SIGINT from the terminal");
         await supervisor.WaitForLineAsync(
             l => l.Contains($"kaze-event {SignalLeftToTerminalEvent} ", StringComparison.Ordinal) || l.Contains($"kaze-event {SignalForwardedEvent} ", StringComparison.Ordinal),
             "the supervisor to decide what to do with SIGINT");

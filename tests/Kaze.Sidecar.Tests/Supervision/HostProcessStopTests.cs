@@ -216,7 +216,7 @@ public sealed class HostProcessStopTests
     {
         string ready = dir.File("ready");
         HostProcess host = Sh.Start(script, new Dictionary<string, string?> { ["READY"] = ready, ["STOP"] = dir.File("stop") });
-        await Deadline.FileExists(ready, "the child to install its traps and start its loop", host.Exited);
+        await ReadyFile.Appears(ready, "the child to install its traps and start its loop", host.Exited);
         return host;
     }
 }

@@ -36,7 +36,7 @@ public sealed class ChainResolverTests
         FakeResolver later = new FakeResolver().With("0.0.0.1", "later:1");
         var chain = new ChainResolver(slowNull, slowHit, later);
 
-        Assert.Equal(new NodeAddress("slow", 1), await Waits.Result(chain.ResolveAsync(One).AsTask(), Waits.Short, "the chained lookup"));
+        Assert.Equal(new NodeAddress("slow", 1), await chain.ResolveAsync(One).AsTask().Within("the chained lookup", Deadline.Short));
         Assert.Equal(0, later.ResolveCalls);
     }
 

@@ -124,7 +124,7 @@ public sealed class CachingResolverTests
         Task<Task<NodeAddress?>>[] callers = Enumerable.Range(0, Callers).Select(_ => Task.Factory.StartNew(
             () =>
             {
-                start.SignalAndWait(Waits.Short);
+                start.SignalAndWait(Deadline.Short);
                 Task<NodeAddress?> lookup = cache.ResolveAsync(One).AsTask();
                 allAsked.Signal();
                 return lookup;
@@ -132,14 +132,12 @@ public sealed class CachingResolverTests
             CancellationToken.None,
             TaskCreationOptions.LongRunning,
             TaskScheduler.Default)).ToArray();
-        Assert.True(allAsked.Wait(Waits.Short), $"Timed out waiting for all {Callers} callers to start their lookup.");
+        Assert.True(allAsked.Wait(Deadline.Short), $"Timed out waiting for all {Callers} callers to start their lookup.");
 
         Assert.Equal(1, inner.ResolveCalls);
         gate.SetResult(AddressOne);
-        NodeAddress?[] results = await Waits.Result(
-            Task.WhenAll(await Waits.Result(Task.WhenAll(callers), Waits.Short, "the caller threads")),
-            Waits.Short,
-            "every lookup to complete after the inner call ended");
+        Task<NodeAddress?>[] lookups = await Task.WhenAll(callers).Within("the caller threads", Deadline.Short);
+        NodeAddress?[] results = await Task.WhenAll(lookups).Within("every lookup to complete after the inner call ended", Deadline.Short);
 
         Assert.All(results, r => Assert.Equal(AddressOne, r));
         Assert.Equal(1, inner.ResolveCalls);
@@ -156,10 +154,10 @@ public sealed class CachingResolverTests
         Task<NodeAddress?> impatient = cache.ResolveAsync(One, cancel.Token).AsTask();
         Task<NodeAddress?> patient = cache.ResolveAsync(One).AsTask();
         await cancel.CancelAsync();
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Waits.Result(impatient, Waits.Short, "the cancelled lookup"));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => impatient.Within("the cancelled lookup", Deadline.Short));
         gate.SetResult(AddressOne);
 
-        Assert.Equal(AddressOne, await Waits.Result(patient, Waits.Short, "the lookup that was not cancelled"));
+        Assert.Equal(AddressOne, await patient.Within("the lookup that was not cancelled", Deadline.Short));
         Assert.Equal(AddressOne, cache.ResolveAsync(One).SyncResult());
         Assert.Equal(1, inner.ResolveCalls);
     }
@@ -224,8 +222,8 @@ public sealed class CachingResolverTests
         Task<NodeAddress?> second = cache.ResolveAsync(One).AsTask();
         gate.SetException(new RegistryUnavailableException("etcd is down", []));
 
-        await Assert.ThrowsAsync<RegistryUnavailableException>(() => Waits.Result(first, Waits.Short, "the first lookup"));
-        await Assert.ThrowsAsync<RegistryUnavailableException>(() => Waits.Result(second, Waits.Short, "the second lookup"));
+        await Assert.ThrowsAsync<RegistryUnavailableException>(() => first.Within("the first lookup", Deadline.Short));
+        await Assert.ThrowsAsync<RegistryUnavailableException>(() => second.Within("the second lookup", Deadline.Short));
         Assert.Equal(1, inner.ResolveCalls);
         Assert.Equal(1, _log.Count(501));
     }

@@ -97,20 +97,23 @@ public sealed class EtcdResolverIntegrationTests(ITestOutputHelper output)
         EtcdRegistration registration = registrar.FindRegistration(ident)!;
 
         // Renewals keep it alive past its TTL.
-        await Waits.UntilAsync(
-            () => Task.FromResult(registration.Renewals >= 2 && Stopwatch.GetElapsedTime(registered) > ttl + TimeSpan.FromSeconds(0.5)),
-            TimeSpan.FromMilliseconds(50),
+        await Eventually.True(
+            () => registration.Renewals >= 2 && Stopwatch.GetElapsedTime(registered) > ttl + TimeSpan.FromSeconds(0.5),
+            "two lease renewals and more than the TTL since registering",
             TimeSpan.FromSeconds(15),
-            "two lease renewals and more than the TTL since registering");
+            every: TimeSpan.FromMilliseconds(50));
         Assert.Equal(NodeAddress.Parse("127.0.0.1:7005"), await reader.ResolveAsync(ident));
 
         // The process "dies": renewals stop, nothing is revoked.
         await registrar.AbandonRegistrationsAsync();
-        TimeSpan gone = await Waits.UntilAsync(
-            async () => await reader.ResolveAsync(ident) is null,
-            TimeSpan.FromMilliseconds(100),
+        long abandoned = Stopwatch.GetTimestamp();
+        await Eventually.UntilAsync(
+            async () => await reader.ResolveAsync(ident),
+            address => address is null,
+            $"etcd to delete {ident}'s key after its {ttl.TotalSeconds} s lease expired",
             TimeSpan.FromSeconds(15),
-            $"etcd to delete {ident}'s key after its {ttl.TotalSeconds} s lease expired");
+            every: TimeSpan.FromMilliseconds(100));
+        TimeSpan gone = Stopwatch.GetElapsedTime(abandoned);
 
         output.WriteLine($"The key disappeared {gone.TotalSeconds:0.0} s after renewals stopped ({registration.Renewals} renewals, interval {registration.Interval.TotalSeconds:0.00} s).");
         Assert.InRange(gone, TimeSpan.Zero, ttl + TimeSpan.FromSeconds(3));
@@ -142,7 +145,7 @@ public sealed class EtcdResolverIntegrationTests(ITestOutputHelper output)
     /// <summary>A put straight through the gateway, as another tool (etcdctl, an operator) would write.</summary>
     private static async Task PutRawAsync(EtcdProcess etcd, string key, string value)
     {
-        using var http = new HttpClient { Timeout = Waits.Short };
+        using var http = new HttpClient { Timeout = Deadline.Short };
         using HttpResponseMessage response = await http.PostAsJsonAsync(
             new Uri(etcd.ClientUrl, "/v3/kv/put"),
             new Dictionary<string, string>

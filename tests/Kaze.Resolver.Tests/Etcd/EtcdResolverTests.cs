@@ -128,7 +128,7 @@ public sealed class EtcdResolverTests
         await using var resolver = new EtcdResolver(options, handler, disposeHandler: true, null, null);
 
         var exception = await Assert.ThrowsAsync<RegistryUnavailableException>(
-            () => Waits.Result(resolver.ResolveAsync(new Ident(1)).AsTask(), Waits.Short, "the lookup to time out"));
+            () => resolver.ResolveAsync(new Ident(1)).AsTask().Within("the lookup to time out", Deadline.Short));
 
         Assert.Contains("http://etcd-a:2379/ (no answer to POST /v3/kv/range within 0.2 s)", exception.Message);
     }

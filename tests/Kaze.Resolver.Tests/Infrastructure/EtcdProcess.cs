@@ -97,7 +97,7 @@ internal sealed class EtcdProcess : IAsyncDisposable
             _process.Kill(entireProcessTree: true);
         }
 
-        await Waits.Done(_process.WaitForExitAsync(), Waits.Short, $"etcd (pid {_process.Id}) to exit after SIGKILL");
+        await _process.WaitForExitAsync().Within($"etcd (pid {_process.Id}) to exit after SIGKILL", Deadline.Short);
     }
 
     public async ValueTask DisposeAsync()

@@ -163,6 +163,6 @@ public sealed class StaticResolverTests
         }
 
         await stop.CancelAsync();
-        await Waits.Done(reader, Waits.Short, "the reader thread to finish its checks");
+        await reader.Within("the reader thread to finish its checks", Deadline.Short);
     }
 }

@@ -261,11 +261,11 @@ public sealed class ChannelLayoutTests : IDisposable
         string path = ShmChannel.GetPath(pair.Name);
         Assert.Equal(0u, RawChannelFile.U32(path, 4096 + 256));
 
-        var wait = BlockingCall<ChannelStatus>.Start("reader", () => pair.Reader.WaitToRead(Waits.Short));
-        Waits.Until(() => RawChannelFile.U32(path, 4096 + 256) == 1, Waits.Short, "ring 0's data futex word (offset 4096 + 256) to say the reader sleeps");
+        var wait = BlockingCall<ChannelStatus>.Start("reader", () => pair.Reader.WaitToRead(Deadline.Short));
+        Eventually.SpinUntil(() => RawChannelFile.U32(path, 4096 + 256) == 1, "ring 0's data futex word (offset 4096 + 256) to say the reader sleeps", Deadline.Short);
         Assert.Equal(ChannelStatus.Ok, pair.Writer.TryWrite("x"u8));
 
-        Assert.Equal(ChannelStatus.Ok, wait.Result(Waits.Short, "the reader to wake"));
+        Assert.Equal(ChannelStatus.Ok, wait.Result(Deadline.Short, "the reader to wake"));
         Assert.Equal(0u, RawChannelFile.U32(path, 4096 + 256));
     }
 
@@ -279,7 +279,7 @@ public sealed class ChannelLayoutTests : IDisposable
 
         var claim = BlockingCall<ChannelStatus>.Start("writer", () =>
         {
-            ChannelStatus status = pair.Writer.Claim(28, out _, Waits.Short);
+            ChannelStatus status = pair.Writer.Claim(28, out _, Deadline.Short);
             if (status == ChannelStatus.Ok)
             {
                 pair.Writer.Commit();
@@ -287,11 +287,11 @@ public sealed class ChannelLayoutTests : IDisposable
 
             return status;
         });
-        Waits.Until(() => RawChannelFile.U32(path, 4096 + 384) == 1, Waits.Short, "ring 0's space futex word (offset 4096 + 384) to say the writer sleeps");
+        Eventually.SpinUntil(() => RawChannelFile.U32(path, 4096 + 384) == 1, "ring 0's space futex word (offset 4096 + 384) to say the writer sleeps", Deadline.Short);
         Assert.Equal(ChannelStatus.Ok, pair.Reader.TryRead(out _));
         pair.Reader.Release();
 
-        Assert.Equal(ChannelStatus.Ok, claim.Result(Waits.Short, "the writer to wake"));
+        Assert.Equal(ChannelStatus.Ok, claim.Result(Deadline.Short, "the writer to wake"));
         Assert.Equal(0u, RawChannelFile.U32(path, 4096 + 384));
     }
 

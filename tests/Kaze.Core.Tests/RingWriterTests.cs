@@ -139,6 +139,6 @@ public sealed class RingWriterTests : IDisposable
         pair.Sidecar.Close();
 
         Assert.Equal(ChannelStatus.Closed, pair.Writer.TryWrite("x"u8));
-        Assert.Equal(ChannelStatus.Closed, pair.Writer.Write("x"u8, Waits.Short));
+        Assert.Equal(ChannelStatus.Closed, pair.Writer.Write("x"u8, Deadline.Short));
     }
 }

@@ -45,7 +45,7 @@ public sealed class ShmChannelCrossProcessTests(ITestOutputHelper output) : IDis
         string name = _channels.NewName();
         ShmChannel sidecar = _channels.Create(name, Capacity, Capacity);
         using var peer = TestPeerProcess.Start("stream", name, count, seed, (int)waitTimeout.TotalSeconds);
-        int peerPid = peer.WaitForReady(Waits.Short);
+        int peerPid = peer.WaitForReady(Deadline.Short);
         Assert.Equal(peerPid, sidecar.PeerPid);
         var clock = Stopwatch.StartNew();
 
@@ -72,7 +72,7 @@ public sealed class ShmChannelCrossProcessTests(ITestOutputHelper output) : IDis
         });
 
         string? readError = reader.Result(budget, $"this side to receive {count} records from the peer");
-        string? writeError = await Waits.Result(writer, budget, $"this side to send {count} records to the peer");
+        string? writeError = await writer.Within($"this side to send {count} records to the peer", budget);
         int exitCode = peer.WaitForExit(budget, "the peer to finish both streams and report");
         output.WriteLine($"{count} records each way in {clock.Elapsed.TotalSeconds:0.00} s; peer: {peer.Output.Trim()}");
 

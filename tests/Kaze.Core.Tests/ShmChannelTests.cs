@@ -148,8 +148,8 @@ public sealed class ShmChannelTests : IDisposable
         int deadPid;
         using (var peer = TestPeerProcess.Start("create-and-exit", name))
         {
-            deadPid = peer.WaitForReady(Waits.Short);
-            Assert.True(peer.WaitForExit(Waits.Short, "create-and-exit to exit without closing") == 0, peer.Diagnostics());
+            deadPid = peer.WaitForReady(Deadline.Short);
+            Assert.True(peer.WaitForExit(Deadline.Short, "create-and-exit to exit without closing") == 0, peer.Diagnostics());
         }
 
         Assert.Equal(deadPid, (int)RawChannelFile.U32(path, 128));
@@ -195,7 +195,7 @@ public sealed class ShmChannelTests : IDisposable
         string name = _channels.NewName();
         _channels.Create(name);
         using var peer = TestPeerProcess.Start("hold-host", name);
-        int peerPid = peer.WaitForReady(Waits.Short);
+        int peerPid = peer.WaitForReady(Deadline.Short);
 
         var e = Assert.Throws<ChannelInUseException>(() => _channels.Open(name));
 
@@ -211,10 +211,10 @@ public sealed class ShmChannelTests : IDisposable
         ShmChannel sidecar = _channels.Create(name);
         using (var peer = TestPeerProcess.Start("hold-host", name))
         {
-            int peerPid = peer.WaitForReady(Waits.Short);
+            int peerPid = peer.WaitForReady(Deadline.Short);
             Assert.Equal(peerPid, sidecar.PeerPid);
             peer.Kill();
-            peer.WaitForExit(Waits.Short, "the killed host");
+            peer.WaitForExit(Deadline.Short, "the killed host");
         }
 
         ShmChannel host = _channels.Open(name);
@@ -332,7 +332,7 @@ public sealed class ShmChannelTests : IDisposable
         string name = _channels.NewName();
         using var peer = TestPeerProcess.Start("use-after-dispose", name, operation);
 
-        int exitCode = peer.WaitForExit(Waits.Short, $"{operation} after Dispose");
+        int exitCode = peer.WaitForExit(Deadline.Short, $"{operation} after Dispose");
 
         Assert.True(exitCode == 0, $"{operation} after Dispose killed the process (exit code {exitCode}) instead of returning Closed or throwing ObjectDisposedException.{peer.Diagnostics()}");
         Assert.Matches($"ok {operation}=(Closed|ObjectDisposedException|[0-9]+)", peer.Output);

@@ -38,14 +38,14 @@ public sealed class RingWaiterCloseTests : IDisposable
 
         foreach (byte[] expected in written)
         {
-            Assert.Equal(ChannelStatus.Ok, pair.Reader.WaitToRead(Waits.Short));
+            Assert.Equal(ChannelStatus.Ok, pair.Reader.WaitToRead(Deadline.Short));
             Assert.Equal(ChannelStatus.Ok, pair.Reader.TryRead(out ReadOnlySpan<byte> record));
             Assert.True(record.SequenceEqual(expected), $"record of {expected.Length} bytes differs");
         }
 
         Assert.Equal(ChannelStatus.Closed, pair.Reader.TryRead(out _));
-        Assert.Equal(ChannelStatus.Closed, pair.Reader.WaitToRead(Waits.Short));
-        Assert.Equal(ChannelStatus.Closed, pair.Reader.Read(out _, Waits.Short));
+        Assert.Equal(ChannelStatus.Closed, pair.Reader.WaitToRead(Deadline.Short));
+        Assert.Equal(ChannelStatus.Closed, pair.Reader.Read(out _, Deadline.Short));
     }
 
     [Fact]
@@ -53,12 +53,12 @@ public sealed class RingWaiterCloseTests : IDisposable
     {
         using ChannelPair pair = _channels.CreatePair();
         long blocked = pair.Reader.BlockedWaits;
-        var call = BlockingCall<ChannelStatus>.Start("reader", () => pair.Reader.WaitToRead(Waits.Short));
-        Waits.Until(() => pair.Reader.BlockedWaits > blocked, Waits.Short, "WaitToRead to go to sleep on the empty ring");
+        var call = BlockingCall<ChannelStatus>.Start("reader", () => pair.Reader.WaitToRead(Deadline.Short));
+        Eventually.SpinUntil(() => pair.Reader.BlockedWaits > blocked, "WaitToRead to go to sleep on the empty ring", Deadline.Short);
 
         pair.Sidecar.Close();
 
-        Assert.Equal(ChannelStatus.Closed, call.Result(Waits.Short, "WaitToRead to return after the writer closed"));
+        Assert.Equal(ChannelStatus.Closed, call.Result(Deadline.Short, "WaitToRead to return after the writer closed"));
     }
 
     [Fact]
@@ -67,11 +67,11 @@ public sealed class RingWaiterCloseTests : IDisposable
         using ChannelPair pair = _channels.CreatePair();
         long blocked = pair.Reader.BlockedWaits;
         Task<ChannelStatus> wait = pair.Reader.WaitToReadAsync().AsTask();
-        Waits.Until(() => pair.Reader.BlockedWaits > blocked, Waits.Short, "WaitToReadAsync to go to sleep on the empty ring");
+        Eventually.SpinUntil(() => pair.Reader.BlockedWaits > blocked, "WaitToReadAsync to go to sleep on the empty ring", Deadline.Short);
 
         pair.Sidecar.Close();
 
-        Assert.Equal(ChannelStatus.Closed, await Waits.Result(wait, Waits.Short, "WaitToReadAsync to complete after the writer closed"));
+        Assert.Equal(ChannelStatus.Closed, await wait.Within("WaitToReadAsync to complete after the writer closed", Deadline.Short));
     }
 
     [Fact]
@@ -80,12 +80,12 @@ public sealed class RingWaiterCloseTests : IDisposable
         using ChannelPair pair = _channels.CreatePair(sidecarToHost: 64);
         FillRing0(pair);
         long blocked = pair.Writer.BlockedWaits;
-        var call = BlockingCall<ChannelStatus>.Start("writer", () => pair.Writer.Claim(8, out _, Waits.Short));
-        Waits.Until(() => pair.Writer.BlockedWaits > blocked, Waits.Short, "the blocking Claim to go to sleep on the full ring");
+        var call = BlockingCall<ChannelStatus>.Start("writer", () => pair.Writer.Claim(8, out _, Deadline.Short));
+        Eventually.SpinUntil(() => pair.Writer.BlockedWaits > blocked, "the blocking Claim to go to sleep on the full ring", Deadline.Short);
 
         pair.Host.Close();
 
-        Assert.Equal(ChannelStatus.Closed, call.Result(Waits.Short, "the blocking Claim to return after the reader closed"));
+        Assert.Equal(ChannelStatus.Closed, call.Result(Deadline.Short, "the blocking Claim to return after the reader closed"));
         Assert.Equal(ChannelStatus.Closed, pair.Writer.TryClaim(8, out _));
     }
 
@@ -96,11 +96,11 @@ public sealed class RingWaiterCloseTests : IDisposable
         FillRing0(pair);
         long blocked = pair.Writer.BlockedWaits;
         Task<ChannelStatus> wait = pair.Writer.WaitToWriteAsync(8).AsTask();
-        Waits.Until(() => pair.Writer.BlockedWaits > blocked, Waits.Short, "WaitToWriteAsync to go to sleep on the full ring");
+        Eventually.SpinUntil(() => pair.Writer.BlockedWaits > blocked, "WaitToWriteAsync to go to sleep on the full ring", Deadline.Short);
 
         pair.Host.Close();
 
-        Assert.Equal(ChannelStatus.Closed, await Waits.Result(wait, Waits.Short, "WaitToWriteAsync to complete after the reader closed"));
+        Assert.Equal(ChannelStatus.Closed, await wait.Within("WaitToWriteAsync to complete after the reader closed", Deadline.Short));
     }
 
     [Fact]
@@ -109,11 +109,11 @@ public sealed class RingWaiterCloseTests : IDisposable
         ChannelPair pair = _channels.CreatePair();
         long blocked = pair.Reader.BlockedWaits;
         var call = BlockingCall<ChannelStatus>.Start("reader", () => pair.Reader.WaitToRead(Timeout.InfiniteTimeSpan));
-        Waits.Until(() => pair.Reader.BlockedWaits > blocked, Waits.Short, "WaitToRead to go to sleep on the empty ring");
+        Eventually.SpinUntil(() => pair.Reader.BlockedWaits > blocked, "WaitToRead to go to sleep on the empty ring", Deadline.Short);
 
         pair.Host.Dispose();
 
-        Assert.Equal(ChannelStatus.Closed, call.Result(Waits.Short, "WaitToRead to return after its channel was disposed"));
+        Assert.Equal(ChannelStatus.Closed, call.Result(Deadline.Short, "WaitToRead to return after its channel was disposed"));
         // The sidecar sees the host's close too.
         Assert.Equal(ChannelStatus.Closed, pair.Sidecar.Writer.TryClaim(1, out _));
     }
@@ -125,11 +125,11 @@ public sealed class RingWaiterCloseTests : IDisposable
         FillRing0(pair);
         long blocked = pair.Writer.BlockedWaits;
         var call = BlockingCall<ChannelStatus>.Start("writer", () => pair.Writer.Claim(8, out _, Timeout.InfiniteTimeSpan));
-        Waits.Until(() => pair.Writer.BlockedWaits > blocked, Waits.Short, "the blocking Claim to go to sleep on the full ring");
+        Eventually.SpinUntil(() => pair.Writer.BlockedWaits > blocked, "the blocking Claim to go to sleep on the full ring", Deadline.Short);
 
         pair.Sidecar.Dispose();
 
-        Assert.Equal(ChannelStatus.Closed, call.Result(Waits.Short, "the blocking Claim to return after its channel was disposed"));
+        Assert.Equal(ChannelStatus.Closed, call.Result(Deadline.Short, "the blocking Claim to return after its channel was disposed"));
         Assert.False(File.Exists(ShmChannel.GetPath(pair.Name)));
     }
 
@@ -139,11 +139,11 @@ public sealed class RingWaiterCloseTests : IDisposable
         ChannelPair pair = _channels.CreatePair();
         long blocked = pair.Reader.BlockedWaits;
         Task<ChannelStatus> wait = pair.Reader.WaitToReadAsync().AsTask();
-        Waits.Until(() => pair.Reader.BlockedWaits > blocked, Waits.Short, "WaitToReadAsync to go to sleep on the empty ring");
+        Eventually.SpinUntil(() => pair.Reader.BlockedWaits > blocked, "WaitToReadAsync to go to sleep on the empty ring", Deadline.Short);
 
         pair.Host.Dispose();
 
-        Assert.Equal(ChannelStatus.Closed, await Waits.Result(wait, Waits.Short, "WaitToReadAsync to complete after its channel was disposed"));
+        Assert.Equal(ChannelStatus.Closed, await wait.Within("WaitToReadAsync to complete after its channel was disposed", Deadline.Short));
     }
 
     [Fact]
@@ -152,11 +152,11 @@ public sealed class RingWaiterCloseTests : IDisposable
         ChannelPair pair = _channels.CreatePair();
         long blocked = pair.Sidecar.Reader.BlockedWaits;
         var call = BlockingCall<ChannelStatus>.Start("sidecar reader", () => pair.Sidecar.Reader.WaitToRead(Timeout.InfiniteTimeSpan));
-        Waits.Until(() => pair.Sidecar.Reader.BlockedWaits > blocked, Waits.Short, "the sidecar's WaitToRead to go to sleep");
+        Eventually.SpinUntil(() => pair.Sidecar.Reader.BlockedWaits > blocked, "the sidecar's WaitToRead to go to sleep", Deadline.Short);
 
         pair.Host.Dispose();
 
-        Assert.Equal(ChannelStatus.Closed, call.Result(Waits.Short, "the sidecar's WaitToRead to return after the host disposed"));
+        Assert.Equal(ChannelStatus.Closed, call.Result(Deadline.Short, "the sidecar's WaitToRead to return after the host disposed"));
     }
 
     [Fact]

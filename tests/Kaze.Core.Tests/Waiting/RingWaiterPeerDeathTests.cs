@@ -31,11 +31,11 @@ public sealed class RingWaiterPeerDeathTests(ITestOutputHelper output) : IDispos
         using TestPeerProcess peer = StartHost(name, sidecar);
         long blocked = sidecar.Reader.BlockedWaits;
         var call = BlockingCall<ChannelStatus>.Start("sidecar reader", () => sidecar.Reader.WaitToRead(TimeSpan.FromSeconds(30)));
-        Waits.Until(() => sidecar.Reader.BlockedWaits > blocked, Waits.Short, "the sidecar's WaitToRead to go to sleep");
+        Eventually.SpinUntil(() => sidecar.Reader.BlockedWaits > blocked, "the sidecar's WaitToRead to go to sleep", Deadline.Short);
 
         long killedAt = Kill(peer);
 
-        Assert.Equal(ChannelStatus.PeerGone, call.Result(Waits.Short, "WaitToRead to return after the host was killed"));
+        Assert.Equal(ChannelStatus.PeerGone, call.Result(Deadline.Short, "WaitToRead to return after the host was killed"));
         AssertNoticedInTime("sidecar WaitToRead, host SIGKILLed", killedAt, call.ReturnedAt);
     }
 
@@ -51,11 +51,11 @@ public sealed class RingWaiterPeerDeathTests(ITestOutputHelper output) : IDispos
 
         long blocked = sidecar.Writer.BlockedWaits;
         var call = BlockingCall<ChannelStatus>.Start("sidecar writer", () => sidecar.Writer.Claim(8, out _, TimeSpan.FromSeconds(30)));
-        Waits.Until(() => sidecar.Writer.BlockedWaits > blocked, Waits.Short, "the sidecar's Claim to go to sleep on the full ring");
+        Eventually.SpinUntil(() => sidecar.Writer.BlockedWaits > blocked, "the sidecar's Claim to go to sleep on the full ring", Deadline.Short);
 
         long killedAt = Kill(peer);
 
-        Assert.Equal(ChannelStatus.PeerGone, call.Result(Waits.Short, "Claim to return after the host was killed"));
+        Assert.Equal(ChannelStatus.PeerGone, call.Result(Deadline.Short, "Claim to return after the host was killed"));
         AssertNoticedInTime("sidecar Claim on a full ring, host SIGKILLed", killedAt, call.ReturnedAt);
     }
 
@@ -68,11 +68,11 @@ public sealed class RingWaiterPeerDeathTests(ITestOutputHelper output) : IDispos
         long blocked = sidecar.Reader.BlockedWaits;
         long returnedAt = 0;
         Task<ChannelStatus> wait = Stamp(sidecar.Reader.WaitToReadAsync(), t => returnedAt = t);
-        Waits.Until(() => sidecar.Reader.BlockedWaits > blocked, Waits.Short, "the sidecar's WaitToReadAsync to go to sleep");
+        Eventually.SpinUntil(() => sidecar.Reader.BlockedWaits > blocked, "the sidecar's WaitToReadAsync to go to sleep", Deadline.Short);
 
         long killedAt = Kill(peer);
 
-        Assert.Equal(ChannelStatus.PeerGone, await Waits.Result(wait, Waits.Short, "WaitToReadAsync to complete after the host was killed"));
+        Assert.Equal(ChannelStatus.PeerGone, await wait.Within("WaitToReadAsync to complete after the host was killed", Deadline.Short));
         AssertNoticedInTime("sidecar WaitToReadAsync, host SIGKILLed", killedAt, returnedAt);
     }
 
@@ -81,16 +81,16 @@ public sealed class RingWaiterPeerDeathTests(ITestOutputHelper output) : IDispos
     {
         string name = _channels.NewName();
         using var peer = TestPeerProcess.Start("hold-sidecar", name, 4096);
-        int sidecarPid = peer.WaitForReady(Waits.Short);
+        int sidecarPid = peer.WaitForReady(Deadline.Short);
         ShmChannel host = _channels.Open(name);
         Assert.Equal(sidecarPid, host.PeerPid);
         long blocked = host.Reader.BlockedWaits;
         var call = BlockingCall<ChannelStatus>.Start("host reader", () => host.Reader.WaitToRead(TimeSpan.FromSeconds(30)));
-        Waits.Until(() => host.Reader.BlockedWaits > blocked, Waits.Short, "the host's WaitToRead to go to sleep");
+        Eventually.SpinUntil(() => host.Reader.BlockedWaits > blocked, "the host's WaitToRead to go to sleep", Deadline.Short);
 
         long killedAt = Kill(peer);
 
-        Assert.Equal(ChannelStatus.PeerGone, call.Result(Waits.Short, "the host's WaitToRead to return after the sidecar was killed"));
+        Assert.Equal(ChannelStatus.PeerGone, call.Result(Deadline.Short, "the host's WaitToRead to return after the sidecar was killed"));
         AssertNoticedInTime("host WaitToRead, sidecar SIGKILLed", killedAt, call.ReturnedAt);
         // A killed sidecar cannot remove its file: it is still there (the fixture removes it).
         Assert.True(File.Exists(ShmChannel.GetPath(name)));
@@ -109,12 +109,12 @@ public sealed class RingWaiterPeerDeathTests(ITestOutputHelper output) : IDispos
         RawChannelFile.WriteU64At(sidecar.FilePath, ring1, 8);
 
         Kill(peer);
-        peer.WaitForExit(Waits.Short, "the killed host");
+        peer.WaitForExit(Deadline.Short, "the killed host");
 
-        Assert.Equal(ChannelStatus.Ok, sidecar.Reader.WaitToRead(Waits.Short));
+        Assert.Equal(ChannelStatus.Ok, sidecar.Reader.WaitToRead(Deadline.Short));
         Assert.Equal(ChannelStatus.Ok, sidecar.Reader.TryRead(out ReadOnlySpan<byte> record));
         Assert.True(record.SequenceEqual("bye"u8));
-        Assert.Equal(ChannelStatus.PeerGone, sidecar.Reader.WaitToRead(Waits.Short));
+        Assert.Equal(ChannelStatus.PeerGone, sidecar.Reader.WaitToRead(Deadline.Short));
     }
 
     [Fact]
@@ -129,12 +129,12 @@ public sealed class RingWaiterPeerDeathTests(ITestOutputHelper output) : IDispos
             using TestPeerProcess peer = StartHost(name, sidecar);
             long blocked = sidecar.Reader.BlockedWaits;
             var call = BlockingCall<ChannelStatus>.Start("sidecar reader", () => sidecar.Reader.WaitToRead(TimeSpan.FromSeconds(30)));
-            Waits.Until(() => sidecar.Reader.BlockedWaits > blocked, Waits.Short, $"the sidecar's WaitToRead to go to sleep (round {i})");
+            Eventually.SpinUntil(() => sidecar.Reader.BlockedWaits > blocked, $"the sidecar's WaitToRead to go to sleep (round {i})", Deadline.Short);
 
             long killedAt = Kill(peer);
 
-            Assert.Equal(ChannelStatus.PeerGone, call.Result(Waits.Short, $"WaitToRead to return after the host was killed (round {i})"));
-            latencies.Add(Waits.Milliseconds(killedAt, call.ReturnedAt));
+            Assert.Equal(ChannelStatus.PeerGone, call.Result(Deadline.Short, $"WaitToRead to return after the host was killed (round {i})"));
+            latencies.Add(Stopwatch.GetElapsedTime(killedAt, call.ReturnedAt).TotalMilliseconds);
             sidecar.Dispose();
         }
 
@@ -148,7 +148,7 @@ public sealed class RingWaiterPeerDeathTests(ITestOutputHelper output) : IDispos
     private static TestPeerProcess StartHost(string name, ShmChannel sidecar)
     {
         var peer = TestPeerProcess.Start("hold-host", name);
-        int pid = peer.WaitForReady(Waits.Short);
+        int pid = peer.WaitForReady(Deadline.Short);
         Assert.Equal(pid, sidecar.PeerPid);
         Assert.True(sidecar.IsPeerAlive(), "the host that just attached does not look alive");
         return peer;
@@ -170,7 +170,7 @@ public sealed class RingWaiterPeerDeathTests(ITestOutputHelper output) : IDispos
 
     private void AssertNoticedInTime(string what, long killedAt, long returnedAt)
     {
-        double ms = Waits.Milliseconds(killedAt, returnedAt);
+        double ms = Stopwatch.GetElapsedTime(killedAt, returnedAt).TotalMilliseconds;
         output.WriteLine($"{what}: PeerGone {ms:0.0} ms after the kill");
         Assert.True(ms <= DesignBoundMs + SlackMs, $"{what}: PeerGone came {ms:0.0} ms after the kill; the design says within {DesignBoundMs} ms (+{SlackMs} ms slack)");
     }

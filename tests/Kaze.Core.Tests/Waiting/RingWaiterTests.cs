@@ -45,7 +45,7 @@ public sealed class RingWaiterTests(ITestOutputHelper output) : IDisposable
             long blocked = pair.Writer.BlockedWaits;
             var call = BlockingCall<ChannelStatus>.Start("claim", () =>
             {
-                ChannelStatus status = pair.Writer.Claim(claim, out Span<byte> payload, Waits.Short);
+                ChannelStatus status = pair.Writer.Claim(claim, out Span<byte> payload, Deadline.Short);
                 if (status == ChannelStatus.Ok)
                 {
                     payload.Fill(0x5A);
@@ -54,12 +54,12 @@ public sealed class RingWaiterTests(ITestOutputHelper output) : IDisposable
 
                 return status;
             });
-            Waits.Until(() => pair.Writer.BlockedWaits > blocked, Waits.Short, "the blocking Claim to go to sleep on the full ring");
+            Eventually.SpinUntil(() => pair.Writer.BlockedWaits > blocked, "the blocking Claim to go to sleep on the full ring", Deadline.Short);
 
             long releasedAt = ReleaseFirstRecord(pair);
 
-            Assert.Equal(ChannelStatus.Ok, call.Result(Waits.Short, "the blocking Claim to return after the release"));
-            latencies.Add(Waits.Milliseconds(releasedAt, call.ReturnedAt));
+            Assert.Equal(ChannelStatus.Ok, call.Result(Deadline.Short, "the blocking Claim to return after the release"));
+            latencies.Add(Stopwatch.GetElapsedTime(releasedAt, call.ReturnedAt).TotalMilliseconds);
             AssertRemainingRecords(pair, fill, claim);
         }
 
@@ -77,12 +77,12 @@ public sealed class RingWaiterTests(ITestOutputHelper output) : IDisposable
             long blocked = pair.Writer.BlockedWaits;
             long returnedAt = 0;
             Task<ChannelStatus> wait = WaitAndStamp(pair.Writer.WaitToWriteAsync(claim), t => returnedAt = t);
-            Waits.Until(() => pair.Writer.BlockedWaits > blocked, Waits.Short, "WaitToWriteAsync to go to sleep on the full ring");
+            Eventually.SpinUntil(() => pair.Writer.BlockedWaits > blocked, "WaitToWriteAsync to go to sleep on the full ring", Deadline.Short);
 
             long releasedAt = ReleaseFirstRecord(pair);
 
-            Assert.Equal(ChannelStatus.Ok, await Waits.Result(wait, Waits.Short, "WaitToWriteAsync to complete after the release"));
-            latencies.Add(Waits.Milliseconds(releasedAt, returnedAt));
+            Assert.Equal(ChannelStatus.Ok, await wait.Within("WaitToWriteAsync to complete after the release", Deadline.Short));
+            latencies.Add(Stopwatch.GetElapsedTime(releasedAt, returnedAt).TotalMilliseconds);
             Assert.Equal(ChannelStatus.Ok, pair.Writer.TryClaim(claim, out Span<byte> payload));
             payload.Fill(0x5A);
             pair.Writer.Commit();
@@ -100,14 +100,14 @@ public sealed class RingWaiterTests(ITestOutputHelper output) : IDisposable
         for (int i = 0; i < WakeIterations; i++)
         {
             long blocked = pair.Reader.BlockedWaits;
-            var call = BlockingCall<ChannelStatus>.Start("reader", () => pair.Reader.WaitToRead(Waits.Short));
-            Waits.Until(() => pair.Reader.BlockedWaits > blocked, Waits.Short, "WaitToRead to go to sleep on the empty ring");
+            var call = BlockingCall<ChannelStatus>.Start("reader", () => pair.Reader.WaitToRead(Deadline.Short));
+            Eventually.SpinUntil(() => pair.Reader.BlockedWaits > blocked, "WaitToRead to go to sleep on the empty ring", Deadline.Short);
 
             long writtenAt = Stopwatch.GetTimestamp();
             Assert.Equal(ChannelStatus.Ok, pair.Writer.TryWrite([(byte)i]));
 
-            Assert.Equal(ChannelStatus.Ok, call.Result(Waits.Short, "WaitToRead to return after the write"));
-            latencies.Add(Waits.Milliseconds(writtenAt, call.ReturnedAt));
+            Assert.Equal(ChannelStatus.Ok, call.Result(Deadline.Short, "WaitToRead to return after the write"));
+            latencies.Add(Stopwatch.GetElapsedTime(writtenAt, call.ReturnedAt).TotalMilliseconds);
             Assert.Equal(ChannelStatus.Ok, pair.Reader.TryRead(out ReadOnlySpan<byte> record));
             Assert.Equal((byte)i, record[0]);
             pair.Reader.Release();
@@ -126,13 +126,13 @@ public sealed class RingWaiterTests(ITestOutputHelper output) : IDisposable
             long blocked = pair.Reader.BlockedWaits;
             long returnedAt = 0;
             Task<ChannelStatus> wait = WaitAndStamp(pair.Reader.WaitToReadAsync(), t => returnedAt = t);
-            Waits.Until(() => pair.Reader.BlockedWaits > blocked, Waits.Short, "WaitToReadAsync to go to sleep on the empty ring");
+            Eventually.SpinUntil(() => pair.Reader.BlockedWaits > blocked, "WaitToReadAsync to go to sleep on the empty ring", Deadline.Short);
 
             long writtenAt = Stopwatch.GetTimestamp();
             Assert.Equal(ChannelStatus.Ok, pair.Writer.TryWrite([(byte)i]));
 
-            Assert.Equal(ChannelStatus.Ok, await Waits.Result(wait, Waits.Short, "WaitToReadAsync to complete after the write"));
-            latencies.Add(Waits.Milliseconds(writtenAt, returnedAt));
+            Assert.Equal(ChannelStatus.Ok, await wait.Within("WaitToReadAsync to complete after the write", Deadline.Short));
+            latencies.Add(Stopwatch.GetElapsedTime(writtenAt, returnedAt).TotalMilliseconds);
             Assert.Equal(ChannelStatus.Ok, pair.Reader.TryRead(out ReadOnlySpan<byte> record));
             Assert.Equal((byte)i, record[0]);
             pair.Reader.Release();
@@ -162,12 +162,12 @@ public sealed class RingWaiterTests(ITestOutputHelper output) : IDisposable
 
         for (int i = 0; i < count; i++)
         {
-            (ChannelStatus status, byte[]? record) = await Waits.Result(pair.Reader.ReadAsync().AsTask(), Waits.Short, $"ReadAsync of record {i}");
+            (ChannelStatus status, byte[]? record) = await pair.Reader.ReadAsync().AsTask().Within($"ReadAsync of record {i}", Deadline.Short);
             Assert.Equal(ChannelStatus.Ok, status);
             Assert.Equal(BitConverter.GetBytes(i).AsSpan(0, 1 + (i % 4)).ToArray(), record);
         }
 
-        Assert.Equal(ChannelStatus.Ok, await Waits.Result(producer, Waits.Short, "the WriteAsync producer to finish"));
+        Assert.Equal(ChannelStatus.Ok, await producer.Within("the WriteAsync producer to finish", Deadline.Short));
     }
 
     [Theory]
@@ -258,19 +258,19 @@ public sealed class RingWaiterTests(ITestOutputHelper output) : IDisposable
             long blocked = pair.Reader.BlockedWaits;
             long returnedAt = 0;
             Task<ChannelStatus> wait = WaitAndStamp(pair.Reader.WaitToReadAsync(cts.Token), t => returnedAt = t);
-            Waits.Until(() => pair.Reader.BlockedWaits > blocked, Waits.Short, "WaitToReadAsync to go to sleep on the empty ring");
+            Eventually.SpinUntil(() => pair.Reader.BlockedWaits > blocked, "WaitToReadAsync to go to sleep on the empty ring", Deadline.Short);
 
             long cancelledAt = Stopwatch.GetTimestamp();
             cts.Cancel();
 
-            Assert.Equal(ChannelStatus.Cancelled, await Waits.Result(wait, Waits.Short, "WaitToReadAsync to complete after Cancel"));
-            latencies.Add(Waits.Milliseconds(cancelledAt, returnedAt));
+            Assert.Equal(ChannelStatus.Cancelled, await wait.Within("WaitToReadAsync to complete after Cancel", Deadline.Short));
+            latencies.Add(Stopwatch.GetElapsedTime(cancelledAt, returnedAt).TotalMilliseconds);
         }
 
         AssertWakeMedian("WaitToReadAsync ended by Cancel", latencies);
         // The ring end is usable again after a cancelled wait.
         Assert.Equal(ChannelStatus.Ok, pair.Writer.TryWrite("x"u8));
-        Assert.Equal(ChannelStatus.Ok, await Waits.Result(pair.Reader.WaitToReadAsync().AsTask(), Waits.Short, "WaitToReadAsync after a cancelled one"));
+        Assert.Equal(ChannelStatus.Ok, await pair.Reader.WaitToReadAsync().AsTask().Within("WaitToReadAsync after a cancelled one", Deadline.Short));
     }
 
     [Fact]
@@ -278,7 +278,7 @@ public sealed class RingWaiterTests(ITestOutputHelper output) : IDisposable
     {
         using ChannelPair pair = _channels.CreatePair();
 
-        ChannelStatus status = await Waits.Result(pair.Reader.WaitToReadAsync(new CancellationToken(canceled: true)).AsTask(), Waits.Short, "WaitToReadAsync with a cancelled token");
+        ChannelStatus status = await pair.Reader.WaitToReadAsync(new CancellationToken(canceled: true)).AsTask().Within("WaitToReadAsync with a cancelled token", Deadline.Short);
 
         Assert.Equal(ChannelStatus.Cancelled, status);
     }
@@ -292,11 +292,11 @@ public sealed class RingWaiterTests(ITestOutputHelper output) : IDisposable
         using var cts = new CancellationTokenSource();
         long blocked = pair.Writer.BlockedWaits;
         Task<ChannelStatus> wait = pair.Writer.WaitToWriteAsync(1, cts.Token).AsTask();
-        Waits.Until(() => pair.Writer.BlockedWaits > blocked, Waits.Short, "WaitToWriteAsync to go to sleep on the full ring");
+        Eventually.SpinUntil(() => pair.Writer.BlockedWaits > blocked, "WaitToWriteAsync to go to sleep on the full ring", Deadline.Short);
 
         cts.Cancel();
 
-        Assert.Equal(ChannelStatus.Cancelled, await Waits.Result(wait, Waits.Short, "WaitToWriteAsync to complete after Cancel"));
+        Assert.Equal(ChannelStatus.Cancelled, await wait.Within("WaitToWriteAsync to complete after Cancel", Deadline.Short));
     }
 
     [Fact]
@@ -305,14 +305,14 @@ public sealed class RingWaiterTests(ITestOutputHelper output) : IDisposable
         using ChannelPair pair = _channels.CreatePair();
         using var cts = new CancellationTokenSource();
         long blocked = pair.Reader.BlockedWaits;
-        var call = BlockingCall<ChannelStatus>.Start("reader", () => pair.Reader.WaitToRead(Waits.Short, cts.Token));
-        Waits.Until(() => pair.Reader.BlockedWaits > blocked, Waits.Short, "WaitToRead to go to sleep on the empty ring");
+        var call = BlockingCall<ChannelStatus>.Start("reader", () => pair.Reader.WaitToRead(Deadline.Short, cts.Token));
+        Eventually.SpinUntil(() => pair.Reader.BlockedWaits > blocked, "WaitToRead to go to sleep on the empty ring", Deadline.Short);
 
         long cancelledAt = Stopwatch.GetTimestamp();
         cts.Cancel();
 
-        Assert.Equal(ChannelStatus.Cancelled, call.Result(Waits.Short, "WaitToRead to return after Cancel"));
-        double ms = Waits.Milliseconds(cancelledAt, call.ReturnedAt);
+        Assert.Equal(ChannelStatus.Cancelled, call.Result(Deadline.Short, "WaitToRead to return after Cancel"));
+        double ms = Stopwatch.GetElapsedTime(cancelledAt, call.ReturnedAt).TotalMilliseconds;
         output.WriteLine($"blocking WaitToRead noticed Cancel after {ms:0.0} ms");
         // The blocking wait is not woken by the token; it sees it at its next 100 ms slice.
         Assert.True(ms < 100 + 150, $"blocking WaitToRead took {ms:0.0} ms to notice Cancel");

@@ -3,46 +3,6 @@ using Xunit;
 
 namespace Kaze.Core.Tests.Infrastructure;
 
-/// <summary>Bounded waits for tests: each has a timeout, and its failure message names what was awaited.</summary>
-internal static class Waits
-{
-    /// <summary>Generous bound for things that take microseconds when all is well.</summary>
-    public static readonly TimeSpan Short = TimeSpan.FromSeconds(10);
-
-    /// <summary>Polls <paramref name="condition"/> until it holds; fails after <paramref name="timeout"/>.</summary>
-    public static void Until(Func<bool> condition, TimeSpan timeout, string what)
-    {
-        long start = Stopwatch.GetTimestamp();
-        var spin = default(SpinWait);
-        while (!condition())
-        {
-            if (Stopwatch.GetElapsedTime(start) > timeout)
-            {
-                Assert.Fail($"Timed out after {timeout.TotalMilliseconds:0} ms waiting for {what}.");
-            }
-
-            spin.SpinOnce(sleep1Threshold: 30);
-        }
-    }
-
-    /// <summary>Awaits <paramref name="task"/>; fails after <paramref name="timeout"/>.</summary>
-    public static async Task<T> Result<T>(Task<T> task, TimeSpan timeout, string what)
-    {
-        try
-        {
-            return await task.WaitAsync(timeout);
-        }
-        catch (TimeoutException)
-        {
-            Assert.Fail($"Timed out after {timeout.TotalMilliseconds:0} ms waiting for {what}.");
-            throw;
-        }
-    }
-
-    /// <summary>Milliseconds from one Stopwatch timestamp to another.</summary>
-    public static double Milliseconds(long from, long to) => (to - from) * 1000.0 / Stopwatch.Frequency;
-}
-
 /// <summary>
 /// A blocking call run on its own thread, with the moment it returned: for tests where one thread
 /// blocks in a wait and the test thread does what should end it.

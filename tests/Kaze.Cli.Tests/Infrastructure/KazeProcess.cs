@@ -93,7 +93,7 @@ internal sealed class KazeProcess : IDisposable
     /// </summary>
     public async Task<int> WaitForExitAsync(string what, TimeSpan? timeout = null)
     {
-        await _process.WaitForExitAsync().Within(what, timeout, Describe);
+        await _process.WaitForExitAsync().Within(what, timeout ?? Deadline.Long, Describe);
         return _process.ExitCode;
     }
 
@@ -101,7 +101,7 @@ internal sealed class KazeProcess : IDisposable
     public async Task<int> WaitForExitAndOutputAsync(string what, TimeSpan? timeout = null)
     {
         int code = await WaitForExitAsync(what, timeout);
-        await Task.WhenAll(Stdout.Completion, Stderr.Completion).Within("the end of kaze's output after " + what, timeout, Describe);
+        await Task.WhenAll(Stdout.Completion, Stderr.Completion).Within("the end of kaze's output after " + what, timeout ?? Deadline.Long, Describe);
         return code;
     }
 

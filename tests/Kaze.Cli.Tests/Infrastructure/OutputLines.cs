@@ -42,7 +42,7 @@ internal sealed class OutputLines
     /// <summary>Waits for the first line that matches; fails naming <paramref name="what"/> and showing the stream so far.</summary>
     public async Task<string> WaitForLineAsync(Func<string, bool> match, string what, TimeSpan? timeout = null)
     {
-        TimeSpan limit = timeout ?? Deadline.Default;
+        TimeSpan limit = timeout ?? Deadline.Long;
         using var cts = new CancellationTokenSource(limit);
         while (true)
         {

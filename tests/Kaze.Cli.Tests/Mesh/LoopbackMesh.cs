@@ -128,7 +128,7 @@ internal sealed class LoopbackMesh : IDisposable
         Posix.Kill(node.HostPid, Posix.SIGKILL);
         int code = await node.Kaze.WaitForExitAsync($"kaze of {node} to die of SIGKILL");
         Assert.Equal(128 + Posix.SIGKILL, code);
-        await Eventually.UntilAsync(() => !Posix.IsRunning(node.HostPid), $"the host of {node} (pid {node.HostPid}) to die of SIGKILL", Deadline.Default);
+        await Eventually.True(() => !Posix.IsRunning(node.HostPid), $"the host of {node} (pid {node.HostPid}) to die of SIGKILL", Deadline.Long);
     }
 
     /// <summary>Starts the node again on its port, with a new channel, and waits for its host's "ready".</summary>

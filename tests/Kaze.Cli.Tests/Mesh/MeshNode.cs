@@ -42,7 +42,7 @@ internal sealed class MeshNode(string ident, int port, string controlPath, IRead
     /// <summary>Sends the host one command and returns its answer line; an "error ..." answer fails the test.</summary>
     public async Task<string> CommandAsync(string command, string what, TimeSpan? timeout = null)
     {
-        TimeSpan limit = timeout ?? Deadline.Default;
+        TimeSpan limit = timeout ?? Deadline.Long;
         using var cts = new CancellationTokenSource(limit);
         string? answer;
         try
@@ -78,7 +78,7 @@ internal sealed class MeshNode(string ident, int port, string controlPath, IRead
         CallSummary.Parse(await CommandAsync(
             FormattableString.Invariant($"call {route} {count} {inflight} {timeoutMs}"),
             $"{count} echo calls from {Ident} to {route}",
-            within ?? Deadline.Default));
+            within ?? Deadline.Long));
 
     /// <summary>A "mark" notify along <paramref name="route"/>, with <paramref name="tag"/> as its body.</summary>
     public async Task NotifyAsync(string route, string tag)

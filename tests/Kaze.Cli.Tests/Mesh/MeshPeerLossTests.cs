@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Kaze.Cli.Tests.Infrastructure;
 using Xunit;
 using Xunit.Abstractions;
 

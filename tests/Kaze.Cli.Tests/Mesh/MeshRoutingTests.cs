@@ -158,7 +158,7 @@ public sealed class MeshRoutingTests(RoutingMesh fixture, ITestOutputHelper outp
         output.WriteLine(answer);
         string dialFailed = await sender.Kaze.Stderr.WaitForLineAsync(l => l.Contains("Cannot reach 0.0.9.9", StringComparison.Ordinal), $"{sender}'s warning that 0.0.9.9 cannot be reached");
         output.WriteLine(dialFailed);
-        await Eventually.UntilAsync(() => _mesh["0.0.1.2"].MarksAsync(tag), marks => marks.Count > 0, $"0.0.1.2 to receive the request '{tag}'", Deadline.Default, marks => string.Join(',', marks));
+        await Eventually.UntilAsync(() => _mesh["0.0.1.2"].MarksAsync(tag), marks => marks.Count > 0, $"0.0.1.2 to receive the request '{tag}'", Deadline.Long, marks => string.Join(',', marks));
         Assert.True(Fields.Get(answer, "code") == "Ok" && Fields.Get(answer, "source") == "0.0.1.2", $"the live member's answer should decide the call, not the failed copy for the unreachable one: {answer}");
     }
 
@@ -200,7 +200,7 @@ public sealed class MeshRoutingTests(RoutingMesh fixture, ITestOutputHelper outp
         string expected = $"{sender}/{kind}";
         foreach (string receiver in receivers)
         {
-            await Eventually.UntilAsync(() => _mesh[receiver].MarksAsync(tag), marks => marks.Count > 0, $"{receiver} to receive the {kind} '{tag}' from {sender}", Deadline.Default, marks => string.Join(',', marks));
+            await Eventually.UntilAsync(() => _mesh[receiver].MarksAsync(tag), marks => marks.Count > 0, $"{receiver} to receive the {kind} '{tag}' from {sender}", Deadline.Long, marks => string.Join(',', marks));
         }
 
         // Anything else this packet caused (a duplicate, a copy sent on by a receiver, one back to

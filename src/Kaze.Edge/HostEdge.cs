@@ -255,6 +255,7 @@ public sealed class HostEdge : IAsyncDisposable
             {
                 burst = EndBurst();
             }
+
             if (status == ChannelStatus.Empty)
             {
                 status = reader.WaitToRead(Timeout.InfiniteTimeSpan);

@@ -10,35 +10,42 @@ namespace Kaze.Core.Tests.Waiting;
 public sealed class CpuAffinityTests
 {
     [Fact]
-    public void TryMoveOffCurrentCpu_TwoCpusAllowed_RunsOnTheOtherAfterwardsAndKeepsBoth()
+    public void TryMoveOffCurrentCpu_ThreadMayRunAnywhere_RunsElsewhereAfterwardsAndMayStillRunAnywhere()
     {
         RunOnOwnThread(() =>
         {
             IReadOnlyList<int> allowed = CpuAffinity.AllowedCpus();
-            if (allowed.Count < 2)
+            if (allowed.Count < 2 || allowed.Count != CpuAffinity.OnlineCpus())
             {
-                // A one-CPU machine: the move has nowhere to go and must say so.
+                // One CPU, or a process restricted to some of them (taskset, a cpuset): the move
+                // has nowhere to go, or is not ours to make, and must say so.
                 Assert.False(CpuAffinity.TryMoveOffCurrentCpu());
+                Assert.Equal(allowed, CpuAffinity.AllowedCpus());
                 return;
             }
 
-            int[] pair = [allowed[0], allowed[1]];
-            Assert.True(CpuAffinity.TrySetAllowedCpus(pair), "could not restrict the test thread to two CPUs");
+            // The kernel migrates the calling thread before sched_setaffinity returns; the
+            // scheduler may move it back at any time after the mask is widened again, so most
+            // moves, not all, are seen to have landed elsewhere.
+            int moved = 0;
             for (int i = 0; i < 5; i++)
             {
                 int before = CpuAffinity.CurrentCpu;
-                Assert.Contains(before, pair);
-                Assert.True(CpuAffinity.TryMoveOffCurrentCpu(), "the move failed with two CPUs allowed");
-                // The kernel migrates the calling thread before sched_setaffinity returns; nothing
-                // else narrows the mask, so the thread is on the other CPU now.
-                Assert.Equal(pair[0] + pair[1] - before, CpuAffinity.CurrentCpu);
-                Assert.Equal(pair, CpuAffinity.AllowedCpus());
+                Assert.True(CpuAffinity.TryMoveOffCurrentCpu(), "the move failed with every CPU allowed");
+                if (CpuAffinity.CurrentCpu != before)
+                {
+                    moved++;
+                }
+
+                Assert.Equal(allowed, CpuAffinity.AllowedCpus());
             }
+
+            Assert.True(moved >= 3, $"only {moved} of 5 moves left the CPU the thread was on");
         });
     }
 
     [Fact]
-    public void TryMoveOffCurrentCpu_OnlyThisCpuAllowed_ReturnsFalseAndChangesNothing()
+    public void TryMoveOffCurrentCpu_ThreadRestrictedToThisCpu_ReturnsFalseAndChangesNothing()
     {
         RunOnOwnThread(() =>
         {

@@ -48,6 +48,10 @@ internal sealed unsafe class RingWaiter
     private readonly int* _futex;
     // Current spin budget: grows when spinning pays off, shrinks when the wait ends in a sleep anyway.
     private long _spinTicks = MaxSpinTicks / 2;
+    // Full-budget restores (LearnFromSleep) since a spin last succeeded; at MaxFutileRestores
+    // the budget is left to shrink.
+    private int _futileRestores;
+    private const int MaxFutileRestores = 3;
     // When this waiter last moved itself off a shared core (Stopwatch ticks).
     private long _lastMove = long.MinValue / 2;
     private AsyncWaitWorker? _asyncWorker;
@@ -114,6 +118,7 @@ internal sealed unsafe class RingWaiter
             {
                 // Spinning paid off: allow a little more next time.
                 _spinTicks = Math.Min(MaxSpinTicks, budget + (budget >> 1) + MinSpinTicks);
+                _futileRestores = 0;
                 return true;
             }
 
@@ -167,8 +172,11 @@ internal sealed unsafe class RingWaiter
     /// </summary>
     private void LearnFromSleep(long start)
     {
-        if (Stopwatch.GetTimestamp() - start < MaxSpinTicks + WakeAllowanceTicks)
+        if (Stopwatch.GetTimestamp() - start < MaxSpinTicks + WakeAllowanceTicks && _futileRestores < MaxFutileRestores)
         {
+            // Counted until a spin succeeds: a peer that answers just beyond the longest spin
+            // (every 60–90 µs, say) would otherwise cost a full failed spin on every wait.
+            _futileRestores++;
             _spinTicks = MaxSpinTicks;
         }
     }
@@ -299,6 +307,7 @@ internal sealed unsafe class RingWaiter
             return new ValueTask<ChannelStatus>(ChannelStatus.Closed);
         }
 
+        long start;
         try
         {
             if (condition.IsSatisfied())
@@ -311,7 +320,7 @@ internal sealed unsafe class RingWaiter
                 return new ValueTask<ChannelStatus>(ChannelStatus.Cancelled);
             }
 
-            long start = Stopwatch.GetTimestamp();
+            start = Stopwatch.GetTimestamp();
             if (Spin(condition, start, long.MaxValue))
             {
                 return new ValueTask<ChannelStatus>(ChannelStatus.Ok);
@@ -323,7 +332,20 @@ internal sealed unsafe class RingWaiter
         }
 
         AsyncWaitWorker worker = _asyncWorker ??= new AsyncWaitWorker(_channel);
-        return new ValueTask<ChannelStatus>(worker.Run(() => Sleep(condition, long.MaxValue, ct), ct, this));
+        return new ValueTask<ChannelStatus>(worker.Run(
+            () =>
+            {
+                ChannelStatus status = Sleep(condition, long.MaxValue, ct);
+                if (status == ChannelStatus.Ok)
+                {
+                    // The caller awaits this before its next wait: no other wait runs meanwhile.
+                    LearnFromSleep(start);
+                }
+
+                return status;
+            },
+            ct,
+            this));
     }
 
     /// <summary>Stops the worker thread, if any, after the channel has been closed.</summary>

@@ -28,4 +28,7 @@ internal static partial class EdgeLog
 
     [LoggerMessage(EventId = 107, Level = LogLevel.Error, Message = "A burst callback of the host edge threw")]
     public static partial void BurstFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 108, Level = LogLevel.Error, Message = "Dropped a packet for the host: its header changed after it was sent ({BodyType})")]
+    public static partial void WriteFailed(ILogger logger, Exception exception, string bodyType);
 }

@@ -182,7 +182,22 @@ public sealed class HostEdge : IAsyncDisposable
         switch (status)
         {
             case ChannelStatus.Ok:
-                RingFraming.Write(span, packet.Header, packet.BodySpan, size);
+                try
+                {
+                    RingFraming.Write(span, packet.Header, packet.BodySpan, size);
+                }
+                catch (Exception e) when (e is InvalidOperationException or IOException or ArgumentException)
+                {
+                    // The header no longer encodes to the size it was given (changed after sending:
+                    // a bug). Give the claim back, or the ring stays claimed and nothing more
+                    // reaches the host; drop the packet.
+                    writer.Abandon();
+                    Interlocked.Increment(ref _counters.DroppedTooLarge);
+                    EdgeLog.WriteFailed(_logger, e, packet.Header.BodyType);
+                    packet.Dispose();
+                    return ChannelStatus.TooLarge;
+                }
+
                 writer.Commit(size);
                 _counters.PacketsToHost++;
                 _counters.BytesToHost += size;

@@ -82,7 +82,8 @@ public static class RingFraming
     /// <param name="payloadSize">What <see cref="GetPayloadSize"/> returned for this header and a body of this length.</param>
     /// <returns><paramref name="payloadSize"/>.</returns>
     /// <exception cref="ArgumentException"><paramref name="destination"/> is too small, or <paramref name="payloadSize"/> cannot hold the prefix and the body.</exception>
-    /// <exception cref="InvalidOperationException">The header's encoded size is not what <paramref name="payloadSize"/> says (it changed, or the size is wrong); nothing usable was written.</exception>
+    /// <exception cref="InvalidOperationException">The header encodes to fewer bytes than <paramref name="payloadSize"/> leaves for it (it changed, or the size is wrong); nothing usable was written.</exception>
+    /// <exception cref="IOException">The header encodes to more bytes than that (Google.Protobuf's out-of-space exception); nothing usable was written.</exception>
     public static int Write(Span<byte> destination, Hdr header, ReadOnlySpan<byte> body, int payloadSize)
     {
         ArgumentNullException.ThrowIfNull(header);

@@ -86,6 +86,8 @@ public sealed class RingFramingPropertyTests
 
         // One byte more than the header needs: the header encodes short, which protobuf refuses.
         Assert.ThrowsAny<InvalidOperationException>(() => RingFraming.Write(destination, header, body, size + 1));
+        // One byte less: the header does not fit.
+        Assert.ThrowsAny<IOException>(() => RingFraming.Write(destination, header, body, size - 1));
         // Too small to hold even the prefix and the body.
         Assert.Throws<ArgumentOutOfRangeException>(() => RingFraming.Write(destination, header, body, 6));
         // Larger than the destination.

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Reflection;
 using Kaze.Plugin;
+using Kaze.Sidecar.Configuration;
 using Kaze.Sidecar.Hosting;
 using Microsoft.Extensions.Configuration;
 
@@ -62,6 +63,7 @@ public static class PluginLoader
         var entries = new List<(int Order, string Name, IConfigurationSection Section)>(sections.Count);
         foreach (IConfigurationSection section in sections)
         {
+            RefuseReservedName(section);
             entries.Add((ReadOrder(section), section.Key, section));
         }
 
@@ -73,6 +75,26 @@ public static class PluginLoader
         }
 
         return loaded;
+    }
+
+    /// <summary>
+    /// A plugin reads the top-level section named like it if there is one (that is how the
+    /// built-ins get "metrics" and "rateLimits"), so a plugin named like one of kaze's own
+    /// sections ("nodes", "log", "plugins"…) would take kaze's settings for its own: refused.
+    /// </summary>
+    private static void RefuseReservedName(IConfigurationSection section)
+    {
+        string name = section.Key;
+        foreach (SettingInfo setting in SettingsCatalog.All)
+        {
+            int colon = setting.Path.IndexOf(':', StringComparison.Ordinal);
+            string top = colon < 0 ? setting.Path : setting.Path[..colon];
+            if (string.Equals(top, name, StringComparison.OrdinalIgnoreCase))
+            {
+                throw new PluginException(name, "reading the configuration", new InvalidDataException(
+                    $"'{name}' is the name of one of kaze's own settings sections; give the plugin another name under \"{SectionName}\""));
+            }
+        }
     }
 
     private static int ReadOrder(IConfigurationSection section)

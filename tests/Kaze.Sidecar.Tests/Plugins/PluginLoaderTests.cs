@@ -42,6 +42,19 @@ public sealed class PluginLoaderTests
         Assert.Equal("plugin 'hello' failed while loading its assembly: '/nonexistent/Kaze.Plugin.Hello.dll' does not exist (plugins:hello:assembly)", e.Message);
     }
 
+    [Theory]
+    [InlineData("nodes")]
+    [InlineData("Log")]
+    [InlineData("plugins")]
+    [InlineData("metrics")]
+    public void Load_PluginNamedLikeOneOfKazesSections_IsRefusedBeforeLoading(string name)
+    {
+        PluginException e = LoadFails(PluginPaths.Config(name, PluginPaths.Hello));
+
+        Assert.Equal(name, e.Plugin);
+        Assert.Contains($"'{name}' is the name of one of kaze's own settings sections", e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Load_NoAssemblyGiven_StopsNamingThePluginAndTheKey()
     {

@@ -22,7 +22,8 @@ public sealed class HostEdge : IAsyncDisposable
     // Guards the ring writer and _overflow: the ring has a single producer at a time. While the
     // overflow queue is not empty only the drainer writes to the ring, which keeps packet order.
     private readonly Lock _writeLock = new();
-    private readonly Queue<Packet> _overflow = new();
+    // Each queued packet with its payload size, computed once when it was sent.
+    private readonly Queue<(Packet Packet, int Size)> _overflow = new();
     private readonly SemaphoreSlim _drainSignal = new(0, int.MaxValue);
     private Thread? _reader;
     private Thread? _drainer;
@@ -133,7 +134,7 @@ public sealed class HostEdge : IAsyncDisposable
                 return false;
             }
 
-            _overflow.Enqueue(packet);
+            _overflow.Enqueue((packet, size));
             Interlocked.Increment(ref _counters.QueuedForHost);
             if (_overflow.Count == 1)
             {
@@ -162,9 +163,9 @@ public sealed class HostEdge : IAsyncDisposable
         }).ConfigureAwait(false);
         lock (_writeLock)
         {
-            while (_overflow.TryDequeue(out Packet? packet))
+            while (_overflow.TryDequeue(out (Packet Packet, int) queued))
             {
-                packet.Dispose();
+                queued.Packet.Dispose();
                 Interlocked.Increment(ref _counters.DroppedHostGone);
             }
         }
@@ -346,17 +347,16 @@ public sealed class HostEdge : IAsyncDisposable
             _drainSignal.Wait();
             while (!_stopping)
             {
-                Packet? packet;
                 int size;
                 lock (_writeLock)
                 {
-                    if (!_overflow.TryPeek(out packet))
+                    if (!_overflow.TryPeek(out (Packet Packet, int Size) queued))
                     {
                         break;
                     }
 
-                    size = RingFraming.GetPayloadSize(packet.Header, packet.BodyLength);
-                    if (TryWrite(packet, size) != ChannelStatus.Full)
+                    size = queued.Size;
+                    if (TryWrite(queued.Packet, size) != ChannelStatus.Full)
                     {
                         _overflow.Dequeue();
                         Interlocked.Decrement(ref _counters.QueuedForHost);
@@ -378,9 +378,9 @@ public sealed class HostEdge : IAsyncDisposable
                     // Closed or the host is gone: drop what waits.
                     lock (_writeLock)
                     {
-                        while (_overflow.TryDequeue(out Packet? dropped))
+                        while (_overflow.TryDequeue(out (Packet Packet, int) dropped))
                         {
-                            dropped.Dispose();
+                            dropped.Packet.Dispose();
                             Interlocked.Increment(ref _counters.DroppedHostGone);
                             Interlocked.Decrement(ref _counters.QueuedForHost);
                         }

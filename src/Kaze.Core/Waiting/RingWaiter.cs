@@ -13,9 +13,10 @@ namespace Kaze.Core.Waiting;
 /// runnable thread (sched_yield) every ~0.5 µs, because on a small machine the thread it waits
 /// for may be queued on this very core. A yield that comes back late means another thread ran
 /// here: this core is shared with a runnable thread. The waiter then moves itself to another
-/// CPU once (at most every 10 ms; see <see cref="CpuAffinity.TryMoveOffCurrentCpu"/>), since the kernel keeps recently-run threads where
-/// they are and two spinners that landed on one core can stay there for hundreds of
-/// milliseconds, each round trip paying context switches, while the other core idles.
+/// CPU once (at most every 10 ms; see <see cref="CpuAffinity.TryMoveOffCurrentCpu"/>), since
+/// the kernel keeps recently-run threads where they are and two spinners that landed on one
+/// core can stay there for hundreds of milliseconds, each round trip paying context switches,
+/// while the other core idles.
 ///
 /// The sleep protocol (Dekker-style; both halves need a full fence between their store and load):
 /// <code>

@@ -238,7 +238,6 @@ internal static class Handshake
         }
 
         result.MaxFrameSize = Math.Min(options.MaxFrameSize, hello.MaxFrameSize);
-        result.IsAccepted = true;
         return result;
     }
 
@@ -292,8 +291,8 @@ internal enum HandshakeRefusal
 /// <summary>The outcome of <see cref="Handshake.NegotiateAsync"/>.</summary>
 internal sealed class HandshakeResult
 {
-    /// <summary>The handshake completed: <see cref="Hello"/> and <see cref="MaxFrameSize"/> are set.</summary>
-    public bool IsAccepted { get; set; }
+    /// <summary>The handshake completed (neither ended nor refused): <see cref="Hello"/> and <see cref="MaxFrameSize"/> are set.</summary>
+    public bool IsAccepted => !Ended && Refusal == HandshakeRefusal.None;
 
     /// <summary>The transport ended the handshake (closed, failed, timed out); it has recorded why.</summary>
     public bool Ended { get; private set; }

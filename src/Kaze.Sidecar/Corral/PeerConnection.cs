@@ -110,7 +110,6 @@ internal sealed class PeerConnection : IHandshakeTransport, IThreadPoolWorkItem
     private long _inboxBytes;
     private readonly ManualResetEventSlim _inboxRoom = new(true);
     private readonly ManualResetEventSlim _deliveryIdle = new(true);
-    private Ident _peerIdent;
 
     // The last read had to wait for its bytes (the connection's thread only).
     private bool _readWaited = true;
@@ -235,9 +234,15 @@ internal sealed class PeerConnection : IHandshakeTransport, IThreadPoolWorkItem
 
     private void BeginGracefulClose()
     {
-        _session?.Release(this);
-        _stopWriting = true;
-        _session?.CompleteWrites(this);
+        if (_session is { } session)
+        {
+            StopWrites(session);
+        }
+        else
+        {
+            _stopWriting = true;
+        }
+
         try
         {
             _closeDeadline.CancelAfter(_corral.Options.CloseTimeout);
@@ -279,7 +284,7 @@ internal sealed class PeerConnection : IHandshakeTransport, IThreadPoolWorkItem
                 _session = _corral.Renew(_session);
             }
 
-            ReadLoop(_session, hello.Ident);
+            ReadLoop(_session);
         }
         catch (Exception e)
         {
@@ -509,9 +514,8 @@ internal sealed class PeerConnection : IHandshakeTransport, IThreadPoolWorkItem
 
     // ───────────────────────────── reading ─────────────────────────────
 
-    private void ReadLoop(PeerSession session, Ident peer)
+    private void ReadLoop(PeerSession session)
     {
-        _peerIdent = peer;
         int maxFrame = MaxFrameSize;
         bool completed = false;
         while (true)
@@ -605,7 +609,7 @@ internal sealed class PeerConnection : IHandshakeTransport, IThreadPoolWorkItem
         {
             foreach (Packet packet in packets)
             {
-                _corral.Deliver(packet, _peerIdent);
+                _corral.Deliver(packet, _session!.Ident);
             }
         }
         catch (Exception e)
@@ -1053,6 +1057,14 @@ internal sealed class PeerConnection : IHandshakeTransport, IThreadPoolWorkItem
         socket.Dispose();
     }
 
+    /// <summary>No new writes: gives up the right to write if held, and lets its holder finish the batch and send FIN.</summary>
+    private void StopWrites(PeerSession session)
+    {
+        session.Release(this);
+        _stopWriting = true;
+        session.CompleteWrites(this);
+    }
+
     /// <summary>On the connection's thread, once reading is over: lets the write side finish (bounded), then releases everything.</summary>
     private void Finish()
     {
@@ -1062,9 +1074,7 @@ internal sealed class PeerConnection : IHandshakeTransport, IThreadPoolWorkItem
         {
             // Graceful: the holder of the right to write finishes its batch and sends FIN,
             // bounded by the close timeout; then the socket is aborted, which ends any send.
-            session.Release(this);
-            _stopWriting = true;
-            session.CompleteWrites(this);
+            StopWrites(session);
             TimeSpan closeTimeout = _corral.Options.CloseTimeout;
             if (!_writesDone.Wait(closeTimeout))
             {

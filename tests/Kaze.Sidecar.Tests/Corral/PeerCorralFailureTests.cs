@@ -115,24 +115,7 @@ public sealed class PeerCorralFailureTests
         // B's handler stops: B stops reading once its deliveries lag far behind, the kernel
         // buffers fill, and A's queue for B fills.
         gate.Reset();
-        int sent = 1;
-        for (; ; sent++)
-        {
-            Packet packet = a.Seq(b.Ident, sent, padding: 16 * 1024);
-            SendResult result = a.Corral.TrySend(b.Ident, packet);
-            if (result != SendResult.Queued)
-            {
-                packet.Dispose();
-                Assert.Equal(SendResult.QueueFull, result);
-                break;
-            }
-
-            Assert.True(sent < 10_000, $"A's queue for B never filled while B's handler was stopped: {a.Describe()}");
-            if (sent % 64 == 0)
-            {
-                await Task.Yield();
-            }
-        }
+        int sent = await FillUntilFullAsync(a, b.Ident, first: 1, limit: 10_000);
 
         gate.Set();
         for (int i = 1; i < sent; i++)
@@ -145,10 +128,14 @@ public sealed class PeerCorralFailureTests
         Assert.Equal(0, a.UndeliverableCount);
     }
 
-    /// <summary>Sends 16 KiB packets to <paramref name="peer"/> until its queue is full; the kernel buffers fill first.</summary>
-    private static async Task FillUntilFullAsync(TestNode node, Ident peer)
+    /// <summary>
+    /// Sends 16 KiB packets numbered from <paramref name="first"/> to <paramref name="peer"/> until
+    /// its queue is full (the kernel buffers fill first); returns the number of the packet refused.
+    /// Fails if <paramref name="limit"/> packets did not fill it.
+    /// </summary>
+    private static async Task<int> FillUntilFullAsync(TestNode node, Ident peer, int first = 0, int limit = 100_000)
     {
-        for (int sent = 0; ; sent++)
+        for (int sent = first; ; sent++)
         {
             Packet packet = node.Seq(peer, sent, padding: 16 * 1024);
             SendResult result = node.Corral.TrySend(peer, packet);
@@ -156,10 +143,10 @@ public sealed class PeerCorralFailureTests
             {
                 packet.Dispose();
                 Assert.Equal(SendResult.QueueFull, result);
-                return;
+                return sent;
             }
 
-            Assert.True(sent < 100_000, $"the queue for {peer} never filled: {node.Describe()}");
+            Assert.True(sent < limit, $"the queue for {peer} never filled: {node.Describe()}");
 
             // Let the writer push into the socket until the kernel buffers are full.
             if (sent % 64 == 0)

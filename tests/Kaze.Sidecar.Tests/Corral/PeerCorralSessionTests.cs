@@ -51,12 +51,18 @@ public sealed class PeerCorralSessionTests
         // Traffic every 50 ms for 2 s, five idle timeouts: the session stays (whatever happens to
         // the connection on a machine busy enough to stall this loop for an idle timeout).
         long until = Environment.TickCount64 + 2000;
-        for (int i = 0; Environment.TickCount64 < until; i++)
+        int sent = 0;
+        for (; Environment.TickCount64 < until; sent++)
         {
-            await a.SendAsync(b.Ident, a.Seq(b.Ident, i), $"packet {i}");
-            (await b.ReceiveAsync($"packet {i} at B")).Packet.Dispose();
+            await a.SendAsync(b.Ident, a.Seq(b.Ident, sent), $"packet {sent}");
+            (await b.ReceiveAsync($"packet {sent} at B")).Packet.Dispose();
             Assert.NotNull(a.Peer(b.Ident));
-            await Task.Delay(50);
+            await Task.Delay(50); // the pace of the traffic, not a synchronisation
         }
+
+        // The same session throughout: a session the sweep retired would have been renewed by the
+        // next send, with its counters from zero.
+        PeerStatus peer = a.Peer(b.Ident)!;
+        Assert.True(peer.FramesOut >= sent, $"the session for B counts {peer.FramesOut} frames out of {sent} sent: it was renewed");
     }
 }

@@ -22,8 +22,8 @@ public sealed class PeerCorralTrafficTests
 
         Task aToB = SendAllAsync(a, b.Ident, Count);
         Task bToA = SendAllAsync(b, a.Ident, Count);
-        Task receivedAtB = ReceiveInOrderAsync(b, a.Ident, Count);
-        Task receivedAtA = ReceiveInOrderAsync(a, b.Ident, Count);
+        Task receivedAtB = TestNode.ReceiveInOrderAsync(b, a.Ident, Count);
+        Task receivedAtA = TestNode.ReceiveInOrderAsync(a, b.Ident, Count);
         await Task.WhenAll(aToB, bToA, receivedAtB, receivedAtA).Within("10,000 packets each way");
 
         Assert.Equal(1, a.Counters.ConnectionAttempts);
@@ -95,7 +95,7 @@ public sealed class PeerCorralTrafficTests
 
         Assert.Equal(Count, a.Peer(b.Ident)!.QueuedPackets);
         resolver.Open();
-        await ReceiveInOrderAsync(b, a.Ident, Count).Within("5,000 queued packets at B");
+        await TestNode.ReceiveInOrderAsync(b, a.Ident, Count).Within("5,000 queued packets at B");
 
         // Hello included: one frame and one send call more. Counted once each send returned,
         // which may be after B has read everything.
@@ -134,19 +134,6 @@ public sealed class PeerCorralTrafficTests
         for (int i = 0; i < count; i++)
         {
             await from.SendAsync(to, from.Seq(to, i), $"packet {i} from {from.Ident}");
-        }
-    }
-
-    private static async Task ReceiveInOrderAsync(TestNode at, Ident from, int count)
-    {
-        for (int expected = 0; expected < count; expected++)
-        {
-            (Packet packet, Ident sender) = await at.ReceiveAsync($"packet {expected} from {from} at {at.Ident}");
-            using (packet)
-            {
-                Assert.Equal(from, sender);
-                Assert.Equal(expected, TestNode.SequenceOf(packet));
-            }
         }
     }
 

@@ -82,6 +82,20 @@ internal sealed class TestNode : IAsyncDisposable
 
     public static int SequenceOf(Packet packet) => BinaryPrimitives.ReadInt32LittleEndian(packet.BodySpan);
 
+    /// <summary>Receives <paramref name="count"/> packets at <paramref name="at"/>, asserting they come from <paramref name="from"/> numbered 0, 1, 2… in order.</summary>
+    public static async Task ReceiveInOrderAsync(TestNode at, Ident from, int count)
+    {
+        for (int expected = 0; expected < count; expected++)
+        {
+            (Packet packet, Ident sender) = await at.ReceiveAsync($"packet {expected} from {from} at {at.Ident}");
+            using (packet)
+            {
+                Assert.Equal(from, sender);
+                Assert.Equal(expected, SequenceOf(packet));
+            }
+        }
+    }
+
     /// <summary>Sends, retrying while the peer's queue is full (flow control, not synchronisation).</summary>
     public async Task SendAsync(Ident to, Packet packet, string what)
     {

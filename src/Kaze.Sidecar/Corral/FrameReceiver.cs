@@ -78,24 +78,13 @@ internal sealed class FrameReceiver : IDisposable
         }
 
         waited = true;
-        try
+        if (SocketIo.ReceiveBlocking(socket, _buffer.AsSpan(_end), out int received, out error) != SocketIo.IoStatus.Done)
         {
-            int received = socket.Receive(_buffer.AsSpan(_end), SocketFlags.None, out SocketError socketError);
-            if (socketError != SocketError.Success)
-            {
-                error = new SocketException((int)socketError).Message;
-                return 0;
-            }
-
-            error = null;
-            _end += received;
-            return received;
-        }
-        catch (ObjectDisposedException)
-        {
-            error = "the socket is closed";
             return 0;
         }
+
+        _end += received;
+        return received;
     }
 
     public void Dispose()

@@ -445,7 +445,7 @@ internal sealed class PeerConnection : IHandshakeTransport, IThreadPoolWorkItem
         _output.Reset();
         TcpFraming.Write(_output, header, body.Span);
         _outputSent = 0;
-        if (FlushBlocking() != SocketIo.IoStatus.Done)
+        if (Flush(blocking: true) != SocketIo.IoStatus.Done)
         {
             Refuse(ConnectionFailure.PeerClosed, $"the connection failed during the handshake: {_sendError}");
             return new ValueTask<bool>(false);
@@ -780,7 +780,7 @@ internal sealed class PeerConnection : IHandshakeTransport, IThreadPoolWorkItem
 
             if (_outputSent < _output.WrittenCount)
             {
-                SocketIo.IoStatus status = blocking ? FlushBlocking() : FlushNonBlocking();
+                SocketIo.IoStatus status = Flush(blocking);
                 if (status == SocketIo.IoStatus.WouldBlock)
                 {
                     HandToWriter();
@@ -869,12 +869,20 @@ internal sealed class PeerConnection : IHandshakeTransport, IThreadPoolWorkItem
         }
     }
 
-    private SocketIo.IoStatus FlushNonBlocking()
+    /// <summary>
+    /// Sends what <see cref="_output"/> holds from <see cref="_outputSent"/> on: all of it (Done),
+    /// until the socket's buffer is full (WouldBlock, only when not <paramref name="blocking"/>),
+    /// or until the connection fails (Failed, <see cref="_sendError"/> says why).
+    /// </summary>
+    private SocketIo.IoStatus Flush(bool blocking)
     {
         ReadOnlySpan<byte> data = _output.WrittenSpan;
         while (_outputSent < data.Length)
         {
-            SocketIo.IoStatus status = SocketIo.TrySend(_socket!, data[_outputSent..], out int sent, out _sendError);
+            // The socket is blocking: a blocking send waits for room in its buffer.
+            SocketIo.IoStatus status = blocking
+                ? SocketIo.SendBlocking(_socket!, data[_outputSent..], out int sent, out _sendError)
+                : SocketIo.TrySend(_socket!, data[_outputSent..], out sent, out _sendError);
             if (status != SocketIo.IoStatus.Done)
             {
                 return status;
@@ -887,36 +895,6 @@ internal sealed class PeerConnection : IHandshakeTransport, IThreadPoolWorkItem
 
         Volatile.Write(ref _lastSend, Stopwatch.GetTimestamp());
         return SocketIo.IoStatus.Done;
-    }
-
-    private SocketIo.IoStatus FlushBlocking()
-    {
-        try
-        {
-            ReadOnlySpan<byte> data = _output.WrittenSpan;
-            while (_outputSent < data.Length)
-            {
-                // The socket is blocking: this waits for room in its buffer.
-                int sent = _socket!.Send(data[_outputSent..], SocketFlags.None, out SocketError error);
-                if (error != SocketError.Success)
-                {
-                    _sendError = new SocketException((int)error).Message;
-                    return SocketIo.IoStatus.Failed;
-                }
-
-                Interlocked.Increment(ref _corral.Counters.Sends);
-                Volatile.Write(ref _lastActivity, Environment.TickCount64);
-                _outputSent += sent;
-            }
-
-            Volatile.Write(ref _lastSend, Stopwatch.GetTimestamp());
-            return SocketIo.IoStatus.Done;
-        }
-        catch (ObjectDisposedException)
-        {
-            _sendError = "the socket is closed";
-            return SocketIo.IoStatus.Failed;
-        }
     }
 
     /// <summary>

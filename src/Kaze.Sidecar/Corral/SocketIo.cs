@@ -8,7 +8,8 @@ namespace Kaze.Sidecar.Corral;
 /// stays in blocking mode (send(2) and recv(2) with MSG_DONTWAIT). The corral's sockets stay blocking so that each
 /// connection's reader thread can sleep in recv(2) and be woken by the kernel directly; .NET would
 /// switch a socket to non-blocking for good on its first asynchronous operation, after which every
-/// blocking call goes through its epoll thread (one more thread wake-up per read).
+/// blocking call goes through its epoll thread (one more thread wake-up per read). The blocking
+/// <see cref="SendBlocking"/> and <see cref="ReceiveBlocking"/> report in the same terms, so callers handle one shape.
 /// </summary>
 internal static partial class SocketIo
 {
@@ -42,6 +43,54 @@ internal static partial class SocketIo
         {
             return Call(socket, bytes, data.Length, out sent, out error);
         }
+    }
+
+    /// <summary>Sends some of <paramref name="data"/>, waiting for room in the socket's buffer (the socket is blocking).</summary>
+    /// <param name="socket">A connected, blocking stream socket.</param>
+    /// <param name="data">The bytes; not empty.</param>
+    /// <param name="sent">The bytes taken, when <see cref="IoStatus.Done"/>.</param>
+    /// <param name="error">Why, in words, when <see cref="IoStatus.Failed"/>.</param>
+    /// <returns><see cref="IoStatus.Done"/> or <see cref="IoStatus.Failed"/>.</returns>
+    public static IoStatus SendBlocking(Socket socket, ReadOnlySpan<byte> data, out int sent, out string? error)
+    {
+        try
+        {
+            sent = socket.Send(data, SocketFlags.None, out SocketError socketError);
+            return Result(socketError, out error);
+        }
+        catch (ObjectDisposedException)
+        {
+            sent = 0;
+            error = "the socket is closed";
+            return IoStatus.Failed;
+        }
+    }
+
+    /// <summary>Receives into <paramref name="buffer"/>, waiting until bytes arrive (the socket is blocking).</summary>
+    /// <param name="socket">A connected, blocking stream socket.</param>
+    /// <param name="buffer">Where to put the bytes; not empty.</param>
+    /// <param name="received">The bytes received, when <see cref="IoStatus.Done"/>; 0 is the peer's FIN.</param>
+    /// <param name="error">Why, in words, when <see cref="IoStatus.Failed"/>.</param>
+    /// <returns><see cref="IoStatus.Done"/> or <see cref="IoStatus.Failed"/>.</returns>
+    public static IoStatus ReceiveBlocking(Socket socket, Span<byte> buffer, out int received, out string? error)
+    {
+        try
+        {
+            received = socket.Receive(buffer, SocketFlags.None, out SocketError socketError);
+            return Result(socketError, out error);
+        }
+        catch (ObjectDisposedException)
+        {
+            received = 0;
+            error = "the socket is closed";
+            return IoStatus.Failed;
+        }
+    }
+
+    private static IoStatus Result(SocketError socketError, out string? error)
+    {
+        error = socketError == SocketError.Success ? null : new SocketException((int)socketError).Message;
+        return error is null ? IoStatus.Done : IoStatus.Failed;
     }
 
     /// <summary>Receives what has already arrived into <paramref name="buffer"/>, never waiting.</summary>

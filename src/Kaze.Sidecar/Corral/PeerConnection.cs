@@ -357,18 +357,7 @@ internal sealed class PeerConnection : IHandshakeTransport, IThreadPoolWorkItem
         Interlocked.Exchange(ref _ended, 1);
         Interlocked.Exchange(ref _dialReported, 1);
         Abort();
-        if (_corral.IsShuttingDown)
-        {
-            _dialledFor!.DialFailed(ConnectionFailure.ConnectFailed, "the corral is shutting down");
-        }
-        else
-        {
-            string reason = _connectTimedOut
-                ? $"connecting to {dial.Address} timed out after {_corral.Options.ConnectTimeout.TotalSeconds:0.###} s"
-                : $"cannot connect to {dial.Address}: {failure ?? "aborted"}";
-            _corral.DialFailed(_dialledFor!, ConnectionFailure.ConnectFailed, reason);
-        }
-
+        _corral.ConnectFailed(_dialledFor!, dial.Address.ToString(), _connectTimedOut, failure ?? "aborted");
         return false;
     }
 

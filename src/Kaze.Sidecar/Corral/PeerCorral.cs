@@ -481,15 +481,7 @@ public sealed class PeerCorral : IAsyncDisposable
             }
             catch (Exception e) when (e is SocketException or OperationCanceledException or ArgumentException)
             {
-                if (_shutdown.IsCancellationRequested)
-                {
-                    session.DialFailed(ConnectionFailure.ConnectFailed, "the corral is shutting down");
-                    return;
-                }
-
-                DialFailed(session, ConnectionFailure.ConnectFailed, e is OperationCanceledException
-                    ? $"connecting to {target} timed out after {seconds}"
-                    : $"cannot connect to {target}: {e.Message}");
+                ConnectFailed(session, target.ToString(), timedOut: e is OperationCanceledException, e.Message);
                 return;
             }
 
@@ -517,6 +509,23 @@ public sealed class PeerCorral : IAsyncDisposable
     {
         Counters.Fail(failure);
         session.DialFailed(failure, reason);
+    }
+
+    /// <summary>
+    /// Connecting to <paramref name="target"/> failed (or its name did not resolve in time): counted
+    /// and reported to the session, unless the corral is shutting down, which is the reason then.
+    /// </summary>
+    internal void ConnectFailed(PeerSession session, string target, bool timedOut, string error)
+    {
+        if (IsShuttingDown)
+        {
+            session.DialFailed(ConnectionFailure.ConnectFailed, "the corral is shutting down");
+            return;
+        }
+
+        DialFailed(session, ConnectionFailure.ConnectFailed, timedOut
+            ? $"connecting to {target} timed out after {Options.ConnectTimeout.TotalSeconds:0.###} s"
+            : $"cannot connect to {target}: {error}");
     }
 
     private async Task SweepLoopAsync()

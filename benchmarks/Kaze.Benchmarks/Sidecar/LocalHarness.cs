@@ -10,7 +10,9 @@ namespace Kaze.Benchmarks.Sidecar;
 /// <summary>
 /// <c>local [--json FILE] [--calls N]</c>: a host calls itself through its sidecar (host → sidecar →
 /// the same host → sidecar → host), one call in flight and pipelined, under a real `kaze run`;
-/// plus the wall time of `kaze run -- true` and the sidecar's idle RSS.
+/// plus the wall time of `kaze run -- true` and the sidecar's idle RSS. The baselines, measured in
+/// the same run: UDS and TCP loopback ping-pong between two processes. The share of CPU time the
+/// hypervisor stole during each phase is reported beside the figures.
 /// </summary>
 internal static class LocalHarness
 {
@@ -18,6 +20,7 @@ internal static class LocalHarness
     public const string HostCommand = "local-host";
     private const int PipelineDepth = 64;
     private const int PipelinedWindows = 5;
+    private const int BaselineRoundTrips = 50_000;
 
     public static int Run(string[] args)
     {
@@ -76,7 +79,17 @@ internal static class LocalHarness
                 figures.Add(("host_gen0_collections_per_s", r.GetProperty("host_gen0_collections_per_s").GetDouble(), "", null));
                 figures.Add(("sidecar_cpu_us_per_call_pipelined", r.GetProperty("sidecar_cpu_us_per_call_pipelined").GetDouble(), "", null));
                 figures.Add(("host_cpu_us_per_call_pipelined", r.GetProperty("host_cpu_us_per_call_pipelined").GetDouble(), "", null));
+                figures.Add(("steal_percent_one_in_flight", r.GetProperty("steal_percent_one_in_flight").GetDouble(), "", null));
+                figures.Add(("steal_percent_pipelined", r.GetProperty("steal_percent_pipelined").GetDouble(), "", null));
             }
+
+            Progress("baselines: UDS and TCP loopback ping-pong between two processes, 64 B, one in flight");
+            LatencyStats uds = SocketBaselines.UdsRoundTrips(64, BaselineRoundTrips, BaselineRoundTrips / 10, CancellationToken.None);
+            LatencyStats tcp = SocketBaselines.TcpRoundTrips(64, BaselineRoundTrips, BaselineRoundTrips / 10, CancellationToken.None);
+            figures.Add(("uds_rtt_p50_us", uds.P50Us, "", null));
+            figures.Add(("uds_rtt_p99_us", uds.P99Us, "", null));
+            figures.Add(("tcp_rtt_p50_us", tcp.P50Us, "", null));
+            figures.Add(("tcp_rtt_p99_us", tcp.P99Us, "", null));
 
             Progress("`kaze run --listen off -- true`, 10 times");
             var walls = new List<double>();
@@ -122,7 +135,7 @@ internal static class LocalHarness
 
             return 0;
         }
-        catch (Exception e) when (e is InvalidOperationException or TimeoutException or IOException or JsonException or KeyNotFoundException)
+        catch (Exception e) when (e is InvalidOperationException or TimeoutException or IOException or JsonException or KeyNotFoundException or HarnessException or System.Net.Sockets.SocketException)
         {
             Console.Error.WriteLine("local benchmark failed: " + e.Message);
             return 1;
@@ -147,7 +160,7 @@ internal static class LocalHarness
         byte[] body = new byte[64];
         var timeout = TimeSpan.FromSeconds(10);
 
-        (LatencyStats stats, double oneSeconds) = RunOneInFlight(client, self, body, calls, timeout).GetAwaiter().GetResult();
+        (LatencyStats stats, double oneSeconds, double oneStolen) = RunOneInFlight(client, self, body, calls, timeout).GetAwaiter().GetResult();
 
         int sidecarPid = int.Parse(Environment.GetEnvironmentVariable("KAZE_SIDECAR_PID")!, CultureInfo.InvariantCulture);
         double sidecarCpuBefore = SidecarHarnessSupport.CpuSeconds(sidecarPid);
@@ -157,6 +170,7 @@ internal static class LocalHarness
         // Several windows, the median reported: one short window on a shared 2-vCPU machine says
         // more about what else ran in it than about the code.
         var rates = new List<double>();
+        SidecarHarnessSupport.MachineCpu machineBefore = SidecarHarnessSupport.MachineCpu.Now();
         long pipelinedStart = Stopwatch.GetTimestamp();
         for (int w = 0; w < PipelinedWindows; w++)
         {
@@ -166,6 +180,7 @@ internal static class LocalHarness
         }
 
         double pipelinedSeconds = Stopwatch.GetElapsedTime(pipelinedStart).TotalSeconds;
+        double pipelinedStolen = SidecarHarnessSupport.MachineCpu.Now().StolenPercentSince(machineBefore);
         long allPipelined = (long)pipelinedCalls * PipelinedWindows;
         double allocatedPerCall = (GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore) / (double)allPipelined;
         int gen0 = GC.CollectionCount(0) - gen0Before;
@@ -185,11 +200,13 @@ internal static class LocalHarness
             ["host_gen0_collections_per_s"] = gen0 / pipelinedSeconds,
             ["sidecar_cpu_us_per_call_pipelined"] = sidecarCpu * 1e6 / allPipelined,
             ["host_cpu_us_per_call_pipelined"] = hostCpu * 1e6 / allPipelined,
+            ["steal_percent_one_in_flight"] = oneStolen,
+            ["steal_percent_pipelined"] = pipelinedStolen,
         }));
         return 0;
     }
 
-    private static async Task<(LatencyStats, double)> RunOneInFlight(KazeClient client, Ident self, byte[] body, int calls, TimeSpan timeout)
+    private static async Task<(LatencyStats Stats, double Seconds, double StolenPercent)> RunOneInFlight(KazeClient client, Ident self, byte[] body, int calls, TimeSpan timeout)
     {
         // Warm-up: JIT, tiering, the spin budgets of both sides.
         for (int i = 0; i < 20_000; i++)
@@ -198,6 +215,7 @@ internal static class LocalHarness
         }
 
         long[] ticks = new long[calls];
+        SidecarHarnessSupport.MachineCpu machineBefore = SidecarHarnessSupport.MachineCpu.Now();
         long all = Stopwatch.GetTimestamp();
         for (int i = 0; i < calls; i++)
         {
@@ -206,7 +224,8 @@ internal static class LocalHarness
             ticks[i] = Stopwatch.GetTimestamp() - start;
         }
 
-        return (LatencyStats.FromTicks(ticks), Stopwatch.GetElapsedTime(all).TotalSeconds);
+        double seconds = Stopwatch.GetElapsedTime(all).TotalSeconds;
+        return (LatencyStats.FromTicks(ticks), seconds, SidecarHarnessSupport.MachineCpu.Now().StolenPercentSince(machineBefore));
     }
 
     private static async Task RunPipelined(KazeClient client, Ident self, byte[] body, int calls, TimeSpan timeout)

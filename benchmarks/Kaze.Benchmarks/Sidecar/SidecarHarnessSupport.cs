@@ -61,6 +61,29 @@ internal static class SidecarHarnessSupport
         return ticks / 100.0; // USER_HZ is 100 on Linux
     }
 
+    /// <summary>The machine's CPU time so far (all CPUs, from the first line of /proc/stat), in ticks.</summary>
+    /// <param name="Total">Every kind of time, steal included.</param>
+    /// <param name="Steal">Time the hypervisor gave to someone else while this guest had work to run.</param>
+    public readonly record struct MachineCpu(long Total, long Steal)
+    {
+        public static MachineCpu Now()
+        {
+            // "cpu  user nice system idle iowait irq softirq steal guest guest_nice"; guest time is inside user.
+            string[] fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            long total = 0;
+            for (int i = 1; i <= 8 && i < fields.Length; i++)
+            {
+                total += long.Parse(fields[i], CultureInfo.InvariantCulture);
+            }
+
+            return new MachineCpu(total, fields.Length > 8 ? long.Parse(fields[8], CultureInfo.InvariantCulture) : 0);
+        }
+
+        /// <summary>The share of the machine's CPU time stolen by the hypervisor since <paramref name="earlier"/>, in percent.</summary>
+        public double StolenPercentSince(MachineCpu earlier) =>
+            Total > earlier.Total ? 100.0 * (Steal - earlier.Steal) / (Total - earlier.Total) : 0;
+    }
+
     public static double Median(List<double> values)
     {
         values.Sort();

@@ -15,6 +15,7 @@ internal static class SocketBaselines
     public const string UdsFloodMode = "uds-flood-read";
     public const string UdsEchoMode = "uds-echo";
     public const string TcpEchoMode = "tcp-echo";
+    public const string TcpBatchEchoMode = "tcp-echo-batch";
 
     /// <summary>Frames per send() in the batched flood: about 68 KiB for 64-byte payloads, what a real batching writer would hand the kernel.</summary>
     public const int BatchedFramesPerSend = 1024;
@@ -232,6 +233,113 @@ internal static class SocketBaselines
         }
 
         return Stopwatch.GetTimestamp() - start;
+    }
+
+    /// <summary>
+    /// Calls per second over TCP loopback with <paramref name="depth"/> in flight: the best a plain
+    /// socket pair does with batching on both ends. This end sends <paramref name="depth"/> frames,
+    /// then, after each read, as many new ones as complete answers arrived, in one send; the peer
+    /// (<see cref="BatchEcho"/>) answers every whole frame of a read in one send. Frames are
+    /// verified in order on this end.
+    /// </summary>
+    public static double TcpPipelined(int size, int calls, int depth, CancellationToken ct)
+    {
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(1);
+        int port = ((IPEndPoint)listener.LocalEndPoint!).Port;
+        using PeerProcess peer = PeerProcess.Start(TcpBatchEchoMode, Inv(port), Inv(size));
+        using Socket socket = Accept(listener, ct);
+        socket.NoDelay = true;
+        peer.Expect("ready", HarnessTimeouts.PeerStart, ct);
+
+        var pattern = new MessagePattern(size);
+        int frame = 4 + size;
+        byte[] output = new byte[frame * depth];
+        byte[] input = new byte[Math.Max(64 * 1024, frame * depth)];
+        int filled = 0;
+        ulong sent = 0;
+        ulong answered = 0;
+        long reads = 0;
+        long start = Stopwatch.GetTimestamp();
+        SendFrames(socket, output, pattern, ref sent, Math.Min(depth, calls));
+        while (answered < (ulong)calls)
+        {
+            int n = socket.Receive(input.AsSpan(filled));
+            if (n == 0)
+            {
+                throw new HarnessException($"TCP pipelined: the peer closed after {answered} answers");
+            }
+
+            filled += n;
+            ulong before = answered;
+            int consumed = ParseFrames(input.AsSpan(0, filled), pattern, ref answered);
+            if (consumed < 0)
+            {
+                throw new HarnessException($"TCP pipelined: answer {answered} is not what was sent");
+            }
+
+            input.AsSpan(consumed, filled - consumed).CopyTo(input);
+            filled -= consumed;
+            int more = (int)Math.Min(answered - before, (ulong)calls - sent);
+            SendFrames(socket, output, pattern, ref sent, more);
+            if ((++reads & 1023) == 0)
+            {
+                ct.ThrowIfCancellationRequested();
+            }
+        }
+
+        double rate = calls / Stopwatch.GetElapsedTime(start).TotalSeconds;
+        socket.Shutdown(SocketShutdown.Send);
+        ulong echoed = ulong.Parse(peer.Expect("done", HarnessTimeouts.PeerFinish, ct), CultureInfo.InvariantCulture);
+        if (echoed != sent)
+        {
+            throw new HarnessException($"TCP pipelined: sent {sent}, the peer echoed {echoed}");
+        }
+
+        peer.WaitForExit(HarnessTimeouts.PeerFinish, "TCP pipelined");
+        return rate;
+    }
+
+    private static void SendFrames(Socket socket, byte[] output, MessagePattern pattern, ref ulong sent, int count)
+    {
+        int frame = 4 + pattern.Size;
+        for (int i = 0; i < count; i++)
+        {
+            BinaryPrimitives.WriteInt32LittleEndian(output.AsSpan(i * frame), pattern.Size);
+            pattern.Write(output.AsSpan(i * frame + 4, pattern.Size), sent++);
+        }
+
+        SendAll(socket, output.AsSpan(0, count * frame));
+    }
+
+    /// <summary>The pipelined peer: echoes every whole frame of a read in one send, until the other end shuts down; prints <c>done COUNT</c>.</summary>
+    public static int BatchEcho(int port, int size)
+    {
+        using Socket socket = ConnectTcp(port);
+        Console.WriteLine("ready");
+        int frame = 4 + size;
+        byte[] buffer = new byte[64 * 1024];
+        int filled = 0;
+        ulong echoed = 0;
+        while (true)
+        {
+            int n = socket.Receive(buffer.AsSpan(filled));
+            if (n == 0)
+            {
+                break;
+            }
+
+            filled += n;
+            int whole = filled / frame * frame;
+            SendAll(socket, buffer.AsSpan(0, whole));
+            echoed += (ulong)(whole / frame);
+            buffer.AsSpan(whole, filled - whole).CopyTo(buffer);
+            filled -= whole;
+        }
+
+        Console.WriteLine($"done {echoed}");
+        return filled == 0 ? 0 : 1;
     }
 
     /// <summary>The round-trip peer: echoes frames until the other end shuts down; prints <c>done COUNT</c>.</summary>

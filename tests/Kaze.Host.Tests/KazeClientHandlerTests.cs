@@ -10,33 +10,31 @@ public sealed class KazeClientHandlerTests : IAsyncLifetime
 {
     private static readonly Ident Caller = Ident.Parse("0.0.0.7");
 
-    private readonly InMemorySidecar _sidecar = new(Ident.Parse("0.0.0.1"));
     private readonly CollectingLoggerProvider _logs = new();
     private ILoggerFactory _loggerFactory = null!;
-    private KazeClient _client = null!;
+    private InMemoryPair _pair = null!;
 
     public Task InitializeAsync()
     {
         _loggerFactory = _logs.CreateFactory();
-        _client = _sidecar.CreateClient(loggerFactory: _loggerFactory);
+        _pair = InMemoryPair.Create(Ident.Parse("0.0.0.1"), loggerFactory: _loggerFactory);
         return Task.CompletedTask;
     }
 
     public async Task DisposeAsync()
     {
-        await _client.DisposeAsync();
-        await _sidecar.DisposeAsync();
+        await _pair.DisposeAsync();
         _loggerFactory.Dispose();
     }
 
     [Fact]
     public async Task AddHandler_BeforeStart_AnswersRequestToItsSource()
     {
-        _client.AddHandler("echo", Bytes.Echo);
-        _client.Start();
+        _pair.Client.AddHandler("echo", Bytes.Echo);
+        _pair.Client.Start();
 
-        KazeResponse response = await _sidecar.CallHostAsync("echo", Bytes.Of("ping"), Caller).Within("the host's echo response");
-        SentPacket wire = await _sidecar.WaitForSentAsync(p => p.IsResponse).Within("the response on the wire");
+        KazeResponse response = await _pair.Sidecar.CallHostAsync("echo", Bytes.Of("ping"), Caller).Within("the host's echo response");
+        SentPacket wire = await _pair.Sidecar.WaitForSentAsync(p => p.IsResponse).Within("the response on the wire");
 
         Assert.Equal(RetCode.Ok, response.Code);
         Assert.Equal("ping", Bytes.Text(response.Body));
@@ -50,11 +48,11 @@ public sealed class KazeClientHandlerTests : IAsyncLifetime
     [Fact]
     public async Task AddHandler_AfterStart_IsUsedForLaterRequests()
     {
-        _client.Start();
-        KazeResponse before = await _sidecar.CallHostAsync("late", Bytes.Of("x"), Caller).Within("the answer before registration");
+        _pair.Client.Start();
+        KazeResponse before = await _pair.Sidecar.CallHostAsync("late", Bytes.Of("x"), Caller).Within("the answer before registration");
 
-        _client.AddHandler("late", (_, _) => ValueTask.FromResult(KazeReply.Ok(Bytes.Of("now"))));
-        KazeResponse after = await _sidecar.CallHostAsync("late", Bytes.Of("x"), Caller).Within("the answer after registration");
+        _pair.Client.AddHandler("late", (_, _) => ValueTask.FromResult(KazeReply.Ok(Bytes.Of("now"))));
+        KazeResponse after = await _pair.Sidecar.CallHostAsync("late", Bytes.Of("x"), Caller).Within("the answer after registration");
 
         Assert.Equal(KazeClient.NoHandlerCode, before.Code);
         Assert.Equal("now", Bytes.Text(after.Body));
@@ -63,23 +61,23 @@ public sealed class KazeClientHandlerTests : IAsyncLifetime
     [Fact]
     public async Task RemoveHandler_Registered_LaterRequestsGetNoHandlerCode()
     {
-        _client.AddHandler("echo", Bytes.Echo);
-        _client.Start();
+        _pair.Client.AddHandler("echo", Bytes.Echo);
+        _pair.Client.Start();
 
-        bool removed = _client.RemoveHandler("echo");
-        KazeResponse response = await _sidecar.CallHostAsync("echo", Bytes.Of("x"), Caller).Within("the no-handler answer");
+        bool removed = _pair.Client.RemoveHandler("echo");
+        KazeResponse response = await _pair.Sidecar.CallHostAsync("echo", Bytes.Of("x"), Caller).Within("the no-handler answer");
 
         Assert.True(removed);
-        Assert.False(_client.RemoveHandler("echo"));
+        Assert.False(_pair.Client.RemoveHandler("echo"));
         Assert.Equal(KazeClient.NoHandlerCode, response.Code);
     }
 
     [Fact]
     public void AddHandler_SameBodyTypeTwice_Throws()
     {
-        _client.AddHandler("echo", Bytes.Echo);
+        _pair.Client.AddHandler("echo", Bytes.Echo);
 
-        var error = Assert.Throws<InvalidOperationException>(() => _client.AddHandler("echo", Bytes.Echo));
+        var error = Assert.Throws<InvalidOperationException>(() => _pair.Client.AddHandler("echo", Bytes.Echo));
 
         Assert.Contains("'echo'", error.Message);
     }
@@ -87,7 +85,7 @@ public sealed class KazeClientHandlerTests : IAsyncLifetime
     [Fact]
     public void AddHandler_ExitBodyType_Throws()
     {
-        var error = Assert.Throws<ArgumentException>(() => _client.AddHandler(ControlBodyTypes.Exit, Bytes.Echo));
+        var error = Assert.Throws<ArgumentException>(() => _pair.Client.AddHandler(ControlBodyTypes.Exit, Bytes.Echo));
 
         Assert.Contains("ExitRequested", error.Message);
     }
@@ -95,9 +93,9 @@ public sealed class KazeClientHandlerTests : IAsyncLifetime
     [Fact]
     public async Task Request_NoHandler_AnsweredNoHandlerCodeAndLogged()
     {
-        _client.Start();
+        _pair.Client.Start();
 
-        KazeResponse response = await _sidecar.CallHostAsync("nobody.home", Bytes.Of("x"), Caller).Within("the no-handler answer");
+        KazeResponse response = await _pair.Sidecar.CallHostAsync("nobody.home", Bytes.Of("x"), Caller).Within("the no-handler answer");
 
         Assert.Equal(KazeClient.NoHandlerCode, response.Code);
         Assert.Empty(response.Body.ToArray());
@@ -107,10 +105,10 @@ public sealed class KazeClientHandlerTests : IAsyncLifetime
     [Fact]
     public async Task Handler_ThrowsSynchronously_AnsweredHandlerFailedCodeAndLogged()
     {
-        _client.AddHandler("boom", (_, _) => throw new InvalidDataException("bad input"));
-        _client.Start();
+        _pair.Client.AddHandler("boom", (_, _) => throw new InvalidDataException("bad input"));
+        _pair.Client.Start();
 
-        KazeResponse response = await _sidecar.CallHostAsync("boom", Bytes.Of("x"), Caller).Within("the error answer");
+        KazeResponse response = await _pair.Sidecar.CallHostAsync("boom", Bytes.Of("x"), Caller).Within("the error answer");
 
         Assert.Equal(KazeClient.HandlerFailedCode, response.Code);
         Assert.Contains(_logs.Entries, e => e.EventId.Id == 301 && e.Exception is InvalidDataException && e.Level == LogLevel.Error);
@@ -119,14 +117,14 @@ public sealed class KazeClientHandlerTests : IAsyncLifetime
     [Fact]
     public async Task Handler_ThrowsAfterAwait_AnsweredHandlerFailedCodeAndLogged()
     {
-        _client.AddHandler("boom", async (_, _) =>
+        _pair.Client.AddHandler("boom", async (_, _) =>
         {
             await Task.Yield();
             throw new InvalidDataException("bad input later");
         });
-        _client.Start();
+        _pair.Client.Start();
 
-        KazeResponse response = await _sidecar.CallHostAsync("boom", Bytes.Of("x"), Caller).Within("the error answer");
+        KazeResponse response = await _pair.Sidecar.CallHostAsync("boom", Bytes.Of("x"), Caller).Within("the error answer");
 
         Assert.Equal(KazeClient.HandlerFailedCode, response.Code);
         Assert.Contains(_logs.Entries, e => e.EventId.Id == 301 && e.Exception is InvalidDataException);
@@ -136,16 +134,16 @@ public sealed class KazeClientHandlerTests : IAsyncLifetime
     public async Task Handler_Async_DoesNotStallOtherRequests()
     {
         var gate = new TaskCompletionSource();
-        _client.AddHandler("slow", async (request, _) =>
+        _pair.Client.AddHandler("slow", async (request, _) =>
         {
             await gate.Task;
             return KazeReply.Ok(request.Body);
         });
-        _client.AddHandler("echo", Bytes.Echo);
-        _client.Start();
+        _pair.Client.AddHandler("echo", Bytes.Echo);
+        _pair.Client.Start();
 
-        Task<KazeResponse> slow = _sidecar.CallHostAsync("slow", Bytes.Of("slow body"), Caller, TimeSpan.FromSeconds(30));
-        KazeResponse fast = await _sidecar.CallHostAsync("echo", Bytes.Of("fast"), Caller).Within("the fast answer while the slow handler waits");
+        Task<KazeResponse> slow = _pair.Sidecar.CallHostAsync("slow", Bytes.Of("slow body"), Caller, TimeSpan.FromSeconds(30));
+        KazeResponse fast = await _pair.Sidecar.CallHostAsync("echo", Bytes.Of("fast"), Caller).Within("the fast answer while the slow handler waits");
         Assert.False(slow.IsCompleted);
         gate.SetResult();
         KazeResponse slowResponse = await slow.Within("the slow answer");
@@ -159,45 +157,45 @@ public sealed class KazeClientHandlerTests : IAsyncLifetime
     public async Task Notify_WithHandler_HandledAndNoResponseSent()
     {
         var received = new TaskCompletionSource<(string Body, Ident Source, bool Expects)>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _client.AddHandler("note", (request, _) =>
+        _pair.Client.AddHandler("note", (request, _) =>
         {
             received.TrySetResult((Bytes.Text(request.Body), request.Source, request.ExpectsResponse));
             return ValueTask.FromResult(KazeReply.Ok(Bytes.Of("ignored")));
         });
-        _client.Start();
+        _pair.Client.Start();
 
-        _sidecar.NotifyHost("note", Bytes.Of("n1"), Caller);
+        _pair.Sidecar.NotifyHost("note", Bytes.Of("n1"), Caller);
         var (body, source, expects) = await received.Task.Within("the notify to reach its handler");
         // A marker call proves the reader has moved past the notify, so a response would have been sent.
-        _client.AddHandler("echo", Bytes.Echo);
-        await _sidecar.CallHostAsync("echo", Bytes.Of("marker"), Caller).Within("the marker answer");
+        _pair.Client.AddHandler("echo", Bytes.Echo);
+        await _pair.Sidecar.CallHostAsync("echo", Bytes.Of("marker"), Caller).Within("the marker answer");
 
         Assert.Equal("n1", body);
         Assert.Equal(Caller, source);
         Assert.False(expects);
-        Assert.Single(_sidecar.Sent, p => p.IsResponse);
+        Assert.Single(_pair.Sidecar.Sent, p => p.IsResponse);
     }
 
     [Fact]
     public async Task Notify_NoHandler_DroppedWithoutResponse()
     {
-        _client.AddHandler("echo", Bytes.Echo);
-        _client.Start();
+        _pair.Client.AddHandler("echo", Bytes.Echo);
+        _pair.Client.Start();
 
-        _sidecar.NotifyHost("unknown.note", Bytes.Of("x"), Caller);
-        await _sidecar.CallHostAsync("echo", Bytes.Of("marker"), Caller).Within("the marker answer");
+        _pair.Sidecar.NotifyHost("unknown.note", Bytes.Of("x"), Caller);
+        await _pair.Sidecar.CallHostAsync("echo", Bytes.Of("marker"), Caller).Within("the marker answer");
 
-        Assert.Single(_sidecar.Sent, p => p.IsResponse);
+        Assert.Single(_pair.Sidecar.Sent, p => p.IsResponse);
         Assert.Contains(_logs.Entries, e => e.EventId.Id == 303);
     }
 
     [Fact]
     public async Task Handler_ReplyWithHeadersAndError_BothReachCaller()
     {
-        _client.AddHandler("limited", (_, _) => ValueTask.FromResult(new KazeReply(RetCode.ResourceExhausted, Bytes.Of("slow down"), "limit", new Dictionary<string, Google.Protobuf.ByteString> { ["retry-after"] = Google.Protobuf.ByteString.CopyFromUtf8("5") })));
-        _client.Start();
+        _pair.Client.AddHandler("limited", (_, _) => ValueTask.FromResult(new KazeReply(RetCode.ResourceExhausted, Bytes.Of("slow down"), "limit", new Dictionary<string, Google.Protobuf.ByteString> { ["retry-after"] = Google.Protobuf.ByteString.CopyFromUtf8("5") })));
+        _pair.Client.Start();
 
-        KazeResponse response = await _sidecar.CallHostAsync("limited", Bytes.Of("x"), Caller).Within("the limited answer");
+        KazeResponse response = await _pair.Sidecar.CallHostAsync("limited", Bytes.Of("x"), Caller).Within("the limited answer");
 
         Assert.Equal(RetCode.ResourceExhausted, response.Code);
         Assert.Equal("slow down", Bytes.Text(response.Body));
@@ -207,12 +205,11 @@ public sealed class KazeClientHandlerTests : IAsyncLifetime
     [Fact]
     public async Task Handler_ReplyLargerThanChannel_AnsweredResourceExhausted()
     {
-        await using var sidecar = new InMemorySidecar(maxPacketSize: 1024);
-        await using KazeClient client = sidecar.CreateClient(loggerFactory: _loggerFactory);
-        client.AddHandler("big", (_, _) => ValueTask.FromResult(KazeReply.Ok(new byte[4096])));
-        client.Start();
+        await using InMemoryPair small = InMemoryPair.Create(maxPacketSize: 1024, loggerFactory: _loggerFactory);
+        small.Client.AddHandler("big", (_, _) => ValueTask.FromResult(KazeReply.Ok(new byte[4096])));
+        small.Client.Start();
 
-        KazeResponse response = await sidecar.CallHostAsync("big", Bytes.Of("x"), Caller).Within("the too-large answer");
+        KazeResponse response = await small.Sidecar.CallHostAsync("big", Bytes.Of("x"), Caller).Within("the too-large answer");
 
         Assert.Equal(KazeClient.ReplyTooLargeCode, response.Code);
         Assert.Contains(_logs.Entries, e => e.EventId.Id == 310);

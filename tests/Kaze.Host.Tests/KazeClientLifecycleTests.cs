@@ -11,64 +11,54 @@ public sealed class KazeClientLifecycleTests : IAsyncLifetime
 {
     private static readonly Ident Remote = Ident.Parse("0.0.0.2");
 
-    private readonly InMemorySidecar _sidecar = new(Ident.Parse("0.0.0.1"));
-    private KazeClient _client = null!;
+    private readonly InMemoryPair _pair = InMemoryPair.Start(Ident.Parse("0.0.0.1"));
 
-    public Task InitializeAsync()
-    {
-        _client = _sidecar.CreateClient();
-        _client.Start();
-        return Task.CompletedTask;
-    }
+    public Task InitializeAsync() => Task.CompletedTask;
 
-    public async Task DisposeAsync()
-    {
-        await _client.DisposeAsync();
-        await _sidecar.DisposeAsync();
-    }
+    public Task DisposeAsync() => _pair.DisposeAsync().AsTask();
 
     [Fact]
     public async Task ExitRequest_FromOwnSidecar_CancelsExitRequested()
     {
         var exited = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         int? callbackThread = null;
-        using CancellationTokenRegistration registration = _client.ExitRequested.Register(() =>
+        using CancellationTokenRegistration registration = _pair.Client.ExitRequested.Register(() =>
         {
             callbackThread = Environment.CurrentManagedThreadId;
             exited.TrySetResult();
         });
 
-        _sidecar.RequestExit();
+        _pair.Sidecar.RequestExit();
         await exited.Task.Within("ExitRequested to be cancelled");
 
-        Assert.True(_client.IsExitRequested);
+        Assert.True(_pair.Client.IsExitRequested);
         Assert.NotNull(callbackThread);
-        Assert.False(_client.Completion.IsCompleted, "an exit request does not close the channel");
+        Assert.False(_pair.Client.Completion.IsCompleted, "an exit request does not close the channel");
     }
 
     [Fact]
     public async Task ExitRequest_FromAnotherNode_Ignored()
     {
-        _client.AddHandler("echo", Bytes.Echo);
-        _sidecar.NotifyHost(ControlBodyTypes.Exit, default, Remote);
+        _pair.Client.AddHandler("echo", Bytes.Echo);
+        _pair.Sidecar.NotifyHost(ControlBodyTypes.Exit, default, Remote);
         // The reader handles packets in order: once the marker is answered, the forged exit was seen.
-        await _sidecar.CallHostAsync("echo", Bytes.Of("marker")).Within("the marker answer");
+        await _pair.Sidecar.CallHostAsync("echo", Bytes.Of("marker")).Within("the marker answer");
 
-        Assert.False(_client.IsExitRequested);
+        Assert.False(_pair.Client.IsExitRequested);
     }
 
     [Fact]
     public async Task SidecarKilled_PendingCallsFailPromptlyAndCompletionReportsPeerGone()
     {
-        _sidecar.SetFault(Remote, InMemoryFault.Drop);
+        _pair.Sidecar.SetFault(Remote, InMemoryFault.Drop);
         ValueTask<KazeResponse>[] calls = Enumerable.Range(0, 5)
-            .Select(_ => _client.CallAsync(Remote, "ping", Bytes.Of("x"), TimeSpan.FromSeconds(60)))
+            .Select(_ => _pair.Client.CallAsync(Remote, "ping", Bytes.Of("x"), TimeSpan.FromSeconds(60)))
             .ToArray();
-        Assert.Equal(5, _client.PendingCallCount);
+        Assert.Equal(5, _pair.Client.PendingCallCount);
         var stopwatch = Stopwatch.StartNew();
 
-        _sidecar.Kill();
-        ChannelStatus status = await _client.Completion.Within("Completion after the sidecar died");
+        _pair.Sidecar.Kill();
+        ChannelStatus status = await _pair.Client.Completion.Within("Completion after the sidecar died");
         KazeResponse[] responses = await Task.WhenAll(calls.Select(c => c.AsTask())).Within("the pending calls to fail");
 
         Assert.Equal(ChannelStatus.PeerGone, status);
@@ -78,16 +68,16 @@ public sealed class KazeClientLifecycleTests : IAsyncLifetime
             Assert.True(r.IsLocal);
         });
         Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(10), $"calls failed after {stopwatch.Elapsed}; their timeout is 60 s");
-        Assert.Equal(0, _client.PendingCallCount);
+        Assert.Equal(0, _pair.Client.PendingCallCount);
     }
 
     [Fact]
     public async Task SidecarKilled_NewCallsReturnUnreachableAtOnce()
     {
-        _sidecar.Kill();
-        await _client.Completion.Within("Completion after the sidecar died");
+        _pair.Sidecar.Kill();
+        await _pair.Client.Completion.Within("Completion after the sidecar died");
 
-        KazeResponse response = await _client.CallAsync(Remote, "ping", Bytes.Of("x")).Within("a call after the sidecar died");
+        KazeResponse response = await _pair.Client.CallAsync(Remote, "ping", Bytes.Of("x")).Within("a call after the sidecar died");
 
         Assert.Equal(RetCode.Unreachable, response.Code);
         Assert.True(response.IsLocal);
@@ -97,15 +87,15 @@ public sealed class KazeClientLifecycleTests : IAsyncLifetime
     public async Task SidecarClosed_RecordsSentBeforeCloseStillHandled()
     {
         var seen = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _client.AddHandler("last.words", (r, _) =>
+        _pair.Client.AddHandler("last.words", (r, _) =>
         {
             seen.TrySetResult(Bytes.Text(r.Body));
             return default;
         });
 
-        _sidecar.NotifyHost("last.words", Bytes.Of("bye"));
-        _sidecar.Close();
-        ChannelStatus status = await _client.Completion.Within("Completion after the sidecar closed");
+        _pair.Sidecar.NotifyHost("last.words", Bytes.Of("bye"));
+        _pair.Sidecar.Close();
+        ChannelStatus status = await _pair.Client.Completion.Within("Completion after the sidecar closed");
 
         Assert.Equal(ChannelStatus.Closed, status);
         Assert.Equal("bye", await seen.Task.Within("the notify sent before the close"));
@@ -114,33 +104,33 @@ public sealed class KazeClientLifecycleTests : IAsyncLifetime
     [Fact]
     public async Task Dispose_PendingCalls_FailAndSidecarSeesHostClosed()
     {
-        _sidecar.SetFault(Remote, InMemoryFault.Drop);
-        ValueTask<KazeResponse> call = _client.CallAsync(Remote, "ping", Bytes.Of("x"), TimeSpan.FromSeconds(60));
+        _pair.Sidecar.SetFault(Remote, InMemoryFault.Drop);
+        ValueTask<KazeResponse> call = _pair.Client.CallAsync(Remote, "ping", Bytes.Of("x"), TimeSpan.FromSeconds(60));
 
-        await _client.DisposeAsync();
+        await _pair.Client.DisposeAsync();
         KazeResponse response = await call.Within("the pending call to fail on dispose");
 
         Assert.Equal(RetCode.Unreachable, response.Code);
-        Assert.Equal(ChannelStatus.Closed, await _client.Completion.Within("Completion after dispose"));
-        await _sidecar.HostClosed.Within("the sidecar to see the host's end closed");
-        Assert.Throws<ObjectDisposedException>(() => { _ = _client.CallAsync(Remote, "ping", Bytes.Of("x")); });
+        Assert.Equal(ChannelStatus.Closed, await _pair.Client.Completion.Within("Completion after dispose"));
+        await _pair.Sidecar.HostClosed.Within("the sidecar to see the host's end closed");
+        Assert.Throws<ObjectDisposedException>(() => { _ = _pair.Client.CallAsync(Remote, "ping", Bytes.Of("x")); });
     }
 
     [Fact]
     public async Task Dispose_FromInlineHandlerOnReaderThread_DoesNotDeadlock()
     {
         var disposed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        _client.AddHandler("suicide", (_, _) =>
+        _pair.Client.AddHandler("suicide", (_, _) =>
         {
-            _client.Dispose();
+            _pair.Client.Dispose();
             disposed.TrySetResult();
             return default;
         });
 
-        _sidecar.NotifyHost("suicide", default);
+        _pair.Sidecar.NotifyHost("suicide", default);
 
         await disposed.Task.Within("the handler's Dispose to return");
-        Assert.Equal(ChannelStatus.Closed, await _client.Completion.Within("Completion after dispose from the reader"));
+        Assert.Equal(ChannelStatus.Closed, await _pair.Client.Completion.Within("Completion after dispose from the reader"));
     }
 
     [Fact]
@@ -148,22 +138,22 @@ public sealed class KazeClientLifecycleTests : IAsyncLifetime
     {
         var gate = new TaskCompletionSource();
         var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        _client.AddHandler("slow", async (request, _) =>
+        _pair.Client.AddHandler("slow", async (request, _) =>
         {
             entered.TrySetResult();
             await gate.Task;
             return KazeReply.Ok(request.Body);
         });
-        Task<KazeResponse> call = _sidecar.CallHostAsync("slow", Bytes.Of("finish me"), timeout: TimeSpan.FromSeconds(30));
+        Task<KazeResponse> call = _pair.Sidecar.CallHostAsync("slow", Bytes.Of("finish me"), timeout: TimeSpan.FromSeconds(30));
         await entered.Task.Within("the slow handler to start");
 
-        Task stop = _client.StopAsync();
+        Task stop = _pair.Client.StopAsync();
         Assert.False(stop.IsCompleted, "StopAsync returned while a handler was running");
         gate.SetResult();
         await stop.Within("StopAsync after the handler finished");
         KazeResponse response = await call.Within("the slow handler's response");
 
         Assert.Equal("finish me", Bytes.Text(response.Body));
-        await _sidecar.HostClosed.Within("the channel to be closed after StopAsync");
+        await _pair.Sidecar.HostClosed.Within("the channel to be closed after StopAsync");
     }
 }

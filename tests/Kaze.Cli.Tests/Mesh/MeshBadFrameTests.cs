@@ -6,30 +6,7 @@ using Xunit.Abstractions;
 namespace Kaze.Cli.Tests.Mesh;
 
 /// <summary>The mesh of <see cref="MeshBadFrameTests"/>: three sidecars logging at info, started once and warmed up.</summary>
-public sealed class BadFrameMesh : IAsyncLifetime
-{
-    internal LoopbackMesh Mesh { get; } = new();
-
-    public async Task InitializeAsync()
-    {
-        try
-        {
-            await Mesh.StartAsync(LoopbackMesh.ThreeNodes("--log-level", "info"));
-            await Mesh.WarmUpAsync();
-        }
-        catch
-        {
-            Mesh.Dispose();
-            throw;
-        }
-    }
-
-    public Task DisposeAsync()
-    {
-        Mesh.Dispose();
-        return Task.CompletedTask;
-    }
-}
+public sealed class BadFrameMesh() : SharedMesh("--log-level", "info");
 
 /// <summary>
 /// Bytes that are not frames, and frames over the limit, from a raw TCP client to a sidecar's

@@ -5,30 +5,7 @@ using Xunit.Abstractions;
 namespace Kaze.Cli.Tests.Mesh;
 
 /// <summary>One mesh of three sidecars (0.0.1.1-3), started once for <see cref="MeshRoutingTests"/> and warmed up.</summary>
-public sealed class RoutingMesh : IAsyncLifetime
-{
-    internal LoopbackMesh Mesh { get; } = new();
-
-    public async Task InitializeAsync()
-    {
-        try
-        {
-            await Mesh.StartAsync(LoopbackMesh.ThreeNodes());
-            await Mesh.WarmUpAsync();
-        }
-        catch
-        {
-            Mesh.Dispose();
-            throw;
-        }
-    }
-
-    public Task DisposeAsync()
-    {
-        Mesh.Dispose();
-        return Task.CompletedTask;
-    }
-}
+public sealed class RoutingMesh() : SharedMesh;
 
 /// <summary>
 /// Every route across three real sidecars with hosts: unicast between each pair, random over the

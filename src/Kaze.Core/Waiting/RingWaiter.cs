@@ -34,7 +34,9 @@ internal sealed unsafe class RingWaiter
 
     private static readonly long LivenessTicks = (long)(LivenessInterval.TotalSeconds * Stopwatch.Frequency);
     private static readonly long MinSpinTicks = Stopwatch.Frequency / 1_000_000 * 10;   // 10 µs
-    private static readonly long MaxSpinTicks = Stopwatch.Frequency / 1_000_000 * 50;   // 50 µs
+    // Long enough to span the round of a pipeline across two sidecars (four threads besides
+    // this one on two cores); the budget only grows that far while spinning pays off.
+    private static readonly long MaxSpinTicks = Stopwatch.Frequency / 1_000_000 * 300;  // 300 µs
     // A sleep's measured wait includes this thread's own wake-up: one kernel wake, with margin.
     private static readonly long WakeAllowanceTicks = Stopwatch.Frequency / 1_000_000 * 50;
     // sched_yield returns in ~0.6 µs when nothing else wants the core; later than this, something ran.

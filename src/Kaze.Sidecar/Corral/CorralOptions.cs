@@ -57,8 +57,8 @@ public sealed class CorralOptions
 
     /// <summary>
     /// A packet sent to a peer less than this long after the last write to it completed is taken as
-    /// part of a burst: instead of being written at once by the sender, it is written by a
-    /// thread-pool thread together with those that follow while that thread gets going (one system
+    /// part of a burst: instead of being written at once by the sender, it is written by the
+    /// connection's writer thread together with those that follow while that thread gets going (one system
     /// call for many frames rather than one each). An isolated packet is always written at once, and
     /// so is each packet of a caller that waits for every answer: this is below a TCP round trip.
     /// Zero writes every packet at once. A sender that knows where its bursts end uses

@@ -28,20 +28,21 @@ internal sealed record DialTarget(NodeAddress Address, IPAddress[] Addresses, lo
 
 /// <summary>
 /// One TCP connection with another sidecar. Its own thread connects (outbound), runs the handshake,
-/// then sleeps in a blocking read, decodes every frame that arrived and delivers the packets, in
-/// order, itself or (after a read that slept) on the thread pool (<see cref="Hand"/>). Writes are made by whoever sends: the caller of
+/// then reads (spinning briefly, then sleeping in a blocking read; see <see cref="FrameReceiver"/>),
+/// decodes every frame that arrived and delivers the packets itself, in order (<see cref="DeliverDecoded"/>).
+/// Writes are made by whoever sends: the caller of
 /// <see cref="PeerCorral.TrySend"/> writes its frame straight to the socket without blocking when
 /// nothing else is being written; packets that queue meanwhile are written by the thread that holds
-/// the right to write, many frames per send.
+/// the right to write, many frames per send. No thread-pool thread is on the data path.
 /// </summary>
 /// <remarks>
 /// <para>
 /// The right to write (<see cref="Writing"/>, guarded by the session's lock, see
 /// <see cref="PeerSession"/>) is held by one thread at a time: a sender that found the queue empty,
-/// a thread-pool thread writing a burst (<see cref="FlushLater"/>), a thread's batch
-/// (<see cref="SendBatch"/>), or the connection's writer thread, which takes over when the socket's
-/// buffer is full (the peer reads slowly) and is the only one that ever blocks on a send. It is
-/// started on the first such hand-over. The socket stays in blocking mode (see <see cref="SocketIo"/>).
+/// a thread's batch (<see cref="SendBatch"/>), or the connection's writer thread. The writer takes
+/// over when the socket's buffer is full (the peer reads slowly; it is the only one that ever blocks
+/// on a send), for a burst (<see cref="WriteLater"/>), and when a sender has written a few batches
+/// for others. It is started on the first such hand-over. The socket stays in blocking mode (see <see cref="SocketIo"/>).
 /// </para>
 /// <para>
 /// Ending: the first reason recorded wins (<see cref="TryEnd"/>); it is counted and logged once.
@@ -52,16 +53,11 @@ internal sealed record DialTarget(NodeAddress Address, IPAddress[] Addresses, lo
 /// socket is aborted.
 /// </para>
 /// </remarks>
-internal sealed class PeerConnection : IHandshakeTransport, IThreadPoolWorkItem
+internal sealed class PeerConnection : IHandshakeTransport
 {
     // A sender that found the queue empty writes at most this many more batches that others queued
-    // meanwhile before it hands the rest to the thread pool: a caller is never held up for long.
+    // meanwhile before it hands the rest to the writer thread: a caller is never held up for long.
     private const int MaxInlineBatches = 4;
-
-    // Decoded packets (or their bodies' bytes) waiting for delivery beyond which the connection's
-    // thread stops reading the socket until delivery catches up (so TCP's flow control reaches the peer).
-    private const int MaxInboxPackets = 4096;
-    private const long MaxInboxBytes = 4 * 1024 * 1024;
 
     private const int HandshakeRunning = 0;
     private const int HandshakeFinished = 1;
@@ -100,22 +96,8 @@ internal sealed class PeerConnection : IHandshakeTransport, IThreadPoolWorkItem
     private Thread? _writer;
     private volatile bool _writerExit;
 
-    // Packets decoded by the connection's thread (_decoded, that thread only), handed over to the
-    // inbox per read and delivered in order by one thread-pool work item at a time (Execute).
+    // Packets decoded from one read, delivered in order by the connection's thread (that thread only).
     private readonly List<Packet> _decoded = [];
-    private readonly Lock _inboxLock = new();
-    private List<Packet> _inbox = [];
-    private List<Packet> _delivering = [];
-    private bool _deliveryRunning;
-    private long _inboxBytes;
-    private readonly ManualResetEventSlim _inboxRoom = new(true);
-    private readonly ManualResetEventSlim _deliveryIdle = new(true);
-
-    // The last read had to wait for its bytes (the connection's thread only).
-    private bool _readWaited = true;
-
-    // Writes a burst on the thread pool (FlushLater).
-    private readonly FlushWorkItem _flush;
 
     // Completed when the connection's thread has finished.
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -169,7 +151,6 @@ internal sealed class PeerConnection : IHandshakeTransport, IThreadPoolWorkItem
         }
 
         _lastActivity = Environment.TickCount64;
-        _flush = new FlushWorkItem(this);
         _closeDeadline.Token.UnsafeRegister(static state => ((PeerConnection)state!).Abort(), this);
     }
 
@@ -518,7 +499,7 @@ internal sealed class PeerConnection : IHandshakeTransport, IThreadPoolWorkItem
                 {
                     string bodyType = packet.Header.BodyType;
                     packet.Dispose();
-                    Hand();
+                    DeliverDecoded();
                     Fail(ConnectionFailure.BadFrame, $"a {bodyType} frame after the handshake");
                     return;
                 }
@@ -527,7 +508,7 @@ internal sealed class PeerConnection : IHandshakeTransport, IThreadPoolWorkItem
             }
 
             // What arrived before a bad frame or the peer's FIN is delivered too.
-            Hand();
+            DeliverDecoded();
             if (frame.Status == TcpFrameStatus.Invalid)
             {
                 Fail(Classify(frame.Error), frame.Error == DecodeError.FrameTooLarge
@@ -557,46 +538,22 @@ internal sealed class PeerConnection : IHandshakeTransport, IThreadPoolWorkItem
     }
 
     /// <summary>
-    /// Hands on the packets decoded from one read. After a read that had to wait (the connection
-    /// was quiet: latency matters) they go to a delivery on the thread pool, and this thread goes
-    /// straight back to its read; that measured faster on the target machine (2 vCPUs) than
-    /// delivering here. After a read that found its bytes already there (a busy connection), this
-    /// thread delivers them itself, unless a delivery still runs: no hand-over per read.
+    /// Delivers the packets decoded from one read, in order, on this thread, then clears the list.
+    /// The socket is not read meanwhile, so a receiver that stalls (a full host ring is not one:
+    /// the edge queues) holds the peer back through TCP's flow control. What the handlers send
+    /// back while these are delivered is written once they all are (one send per peer).
     /// </summary>
-    private void Hand()
+    private void DeliverDecoded()
     {
         if (_decoded.Count == 0)
         {
             return;
         }
 
-        if (!_readWaited)
-        {
-            bool running;
-            lock (_inboxLock)
-            {
-                // Only this thread starts deliveries: none can start before the check below is used.
-                running = _deliveryRunning;
-            }
-
-            if (!running)
-            {
-                DeliverAll(_decoded);
-                return;
-            }
-        }
-
-        Post();
-    }
-
-    /// <summary>Delivers <paramref name="packets"/> in order on this thread, then clears the list.</summary>
-    private void DeliverAll(List<Packet> packets)
-    {
-        // What the handlers send back while these are delivered is written once they all are.
         SendBatch.Begin();
         try
         {
-            foreach (Packet packet in packets)
+            foreach (Packet packet in _decoded)
             {
                 _corral.Deliver(packet, _session!.Ident);
             }
@@ -609,90 +566,14 @@ internal sealed class PeerConnection : IHandshakeTransport, IThreadPoolWorkItem
         finally
         {
             SendBatch.End();
-            packets.Clear();
-        }
-    }
-
-    /// <summary>
-    /// Hands the packets decoded from one read to the inbox, and starts a delivery on the thread
-    /// pool if none runs. When delivery lags far behind (4,096 packets or 4 MiB), waits for it, so
-    /// that the socket is not read meanwhile.
-    /// </summary>
-    private void Post()
-    {
-        if (_decoded.Count == 0)
-        {
-            return;
-        }
-
-        long bytes = 0;
-        foreach (Packet packet in _decoded)
-        {
-            bytes += packet.BodyLength;
-        }
-
-        bool start;
-        bool full;
-        lock (_inboxLock)
-        {
-            _inbox.AddRange(_decoded);
-            _inboxBytes += bytes;
-            start = !_deliveryRunning;
-            if (start)
-            {
-                _deliveryRunning = true;
-                _deliveryIdle.Reset();
-            }
-
-            full = _inbox.Count >= MaxInboxPackets || _inboxBytes >= MaxInboxBytes;
-            if (full)
-            {
-                _inboxRoom.Reset();
-            }
-        }
-
-        _decoded.Clear();
-        if (start)
-        {
-            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
-        }
-
-        if (full)
-        {
-            _inboxRoom.Wait();
-        }
-    }
-
-    /// <summary>The delivery: hands every packet in the inbox on, in order, until it is empty.</summary>
-    void IThreadPoolWorkItem.Execute()
-    {
-        while (true)
-        {
-            List<Packet> batch;
-            lock (_inboxLock)
-            {
-                if (_inbox.Count == 0)
-                {
-                    _deliveryRunning = false;
-                    _deliveryIdle.Set();
-                    return;
-                }
-
-                batch = _inbox;
-                _inbox = _delivering;
-                _delivering = batch;
-                _inboxBytes = 0;
-                _inboxRoom.Set();
-            }
-
-            DeliverAll(batch);
+            _decoded.Clear();
         }
     }
 
     /// <summary>Waits until bytes arrive; null, or why the read failed (the connection is then over).</summary>
     private string? ReceiveMore(out bool completed)
     {
-        int received = _receiver.Receive(_socket!, out string? error, out _readWaited);
+        int received = _receiver.Receive(_socket!, out string? error);
         if (error is not null)
         {
             completed = true;
@@ -731,18 +612,13 @@ internal sealed class PeerConnection : IHandshakeTransport, IThreadPoolWorkItem
     public void DrainQueued() => Drain(blocking: false);
 
     /// <summary>
-    /// <paramref name="batch"/> ends: has what it kept queued for this connection written, if it
-    /// still keeps the right to write. One packet (a call waited for) is written at once by this
-    /// thread; several (the thread is busy) by a thread-pool thread, so that this thread goes on.
+    /// <paramref name="batch"/> ends: writes what it kept queued for this connection, if it still
+    /// keeps the right to write, on this thread, in one send (without blocking: a full socket buffer
+    /// passes the rest to the writer thread).
     /// </summary>
     public void EndHold(SendBatch batch)
     {
-        int queued = _session!.EndHold(this, batch);
-        if (queued > 1)
-        {
-            FlushLater();
-        }
-        else if (queued >= 0)
+        if (_session!.EndHold(this, batch) >= 0)
         {
             Drain(blocking: false);
         }
@@ -753,10 +629,10 @@ internal sealed class PeerConnection : IHandshakeTransport, IThreadPoolWorkItem
     /// the session still has, until there are none (the right is then given up) or the connection
     /// closes (the write side is then shut down). Only the writer thread (<paramref name="blocking"/>)
     /// waits for room in the socket's buffer; anyone else passes the right to it when the buffer is
-    /// full. A sender's thread also passes the right on (to the thread pool) once it has written a
+    /// full. A sender's thread also passes the right on (to the writer thread) once it has written a
     /// few batches for others.
     /// </summary>
-    private void Drain(bool blocking, bool onPool = false)
+    private void Drain(bool blocking)
     {
         PeerSession session = _session!;
         int batches = 0;
@@ -816,9 +692,9 @@ internal sealed class PeerConnection : IHandshakeTransport, IThreadPoolWorkItem
             }
 
             _batch.Clear();
-            if (!blocking && !onPool && ++batches > MaxInlineBatches && _output.WrittenCount > 0)
+            if (!blocking && ++batches > MaxInlineBatches && _output.WrittenCount > 0)
             {
-                FlushLater();
+                HandToWriter();
                 return;
             }
         }
@@ -887,10 +763,10 @@ internal sealed class PeerConnection : IHandshakeTransport, IThreadPoolWorkItem
     }
 
     /// <summary>
-    /// Called with the right to write taken for it, for a burst: a thread-pool thread writes what is
-    /// queued, without blocking (a full socket buffer passes the right on to the writer thread).
+    /// Called with the right to write taken for it, for a burst: the writer thread writes what is
+    /// queued, with what follows meanwhile, and the sender goes on.
     /// </summary>
-    public void FlushLater() => ThreadPool.UnsafeQueueUserWorkItem(_flush, preferLocal: false);
+    public void WriteLater() => HandToWriter();
 
     /// <summary>True if the last write completed less than <paramref name="ticks"/> (<see cref="Stopwatch"/> ticks) ago.</summary>
     public bool WroteWithin(long ticks) => ticks > 0 && Stopwatch.GetTimestamp() - Volatile.Read(ref _lastSend) < ticks;
@@ -1069,9 +945,8 @@ internal sealed class PeerConnection : IHandshakeTransport, IThreadPoolWorkItem
             ReportDialFailed(ConnectionFailure.PeerClosed, "the connection ended during the handshake");
         }
 
-        // Everything decoded is delivered before the connection counts as finished (the corral's
-        // shutdown waits for it): onPacket never runs after DisposeAsync.
-        _deliveryIdle.Wait();
+        // Everything decoded was delivered on this thread, before the connection counts as finished
+        // (the corral's shutdown waits for it): onPacket never runs after DisposeAsync.
         _closeDeadline.Dispose();
         _corral.Forget(this);
         _completion.TrySetResult();
@@ -1112,23 +987,6 @@ internal sealed class PeerConnection : IHandshakeTransport, IThreadPoolWorkItem
         {
             Interlocked.Add(ref session.FramesOut, frames);
             Interlocked.Add(ref session.BytesOut, bytes);
-        }
-    }
-
-    /// <summary>Writes a burst: what <see cref="FlushLater"/> queues.</summary>
-    private sealed class FlushWorkItem(PeerConnection connection) : IThreadPoolWorkItem
-    {
-        public void Execute()
-        {
-            try
-            {
-                connection.Drain(blocking: false, onPool: true);
-            }
-            catch (Exception e)
-            {
-                CorralLog.Unexpected(connection._corral.Logger, e, connection.Describe());
-                connection.Fail(ConnectionFailure.PeerClosed, e.Message);
-            }
         }
     }
 }

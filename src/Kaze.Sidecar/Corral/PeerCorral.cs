@@ -65,8 +65,8 @@ public sealed class PeerCorral : IAsyncDisposable
     /// <param name="onPacket">
     /// Called with each packet received and the ident of the peer it came from (not necessarily its
     /// <see cref="Hdr.SrcIdent"/>, which is kept as sent). The callee owns the packet. Runs on the
-    /// connection's thread or on a thread-pool thread, for one connection one packet at a time and
-    /// in the order they arrived: it must not block.
+    /// connection's thread, for one connection one packet at a time and in the order they arrived:
+    /// it must not block (the connection is not read meanwhile).
     /// </param>
     /// <param name="onUndeliverable">
     /// Called with a packet that was queued but cannot be delivered, and why. The callee owns the
@@ -232,8 +232,8 @@ public sealed class PeerCorral : IAsyncDisposable
     /// Opens a batch of sends on the calling thread: until the matching <see cref="EndBatch"/>, a
     /// packet this thread sends (<see cref="TrySend"/>) to a peer that nothing else is writing to is
     /// queued instead of written at once, and each peer's packets are written together when the
-    /// batch ends, many frames per system call (a lone packet by this thread at once, several by a
-    /// thread-pool thread, so that this thread goes on). For a loop that hands on many packets in a row, e.g.
+    /// batch ends, many frames per system call, by this thread without blocking (a full socket
+    /// buffer passes the rest to the connection's writer thread). For a loop that hands on many packets in a row, e.g.
     /// everything a host wrote before the loop would wait for more; the loop ends the batch before
     /// it waits. Nothing waits for the batch: a packet another thread sends to the same peer
     /// writes what is queued at once. Begin and end on the same thread, with no await in between;

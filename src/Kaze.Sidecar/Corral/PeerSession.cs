@@ -135,8 +135,8 @@ internal sealed class PeerSession
             {
                 // Nothing is waiting or being written: the right to write is taken for this packet.
                 // It is written at once by this caller; or, in a batch, the batch keeps the right
-                // and writes it when it ends; or, right behind another packet (a burst), a
-                // thread-pool thread writes it with those that follow while it gets going.
+                // and writes it when it ends; or, right behind another packet (a burst), the
+                // connection's writer thread writes it with those that follow.
                 active.Writing = true;
                 batch = SendBatch.Current;
                 if (batch is null && !active.WroteWithin(_corral.BurstWindowTicks))
@@ -193,7 +193,7 @@ internal sealed class PeerSession
         }
         else if (burst is not null)
         {
-            burst.FlushLater();
+            burst.WriteLater();
         }
         else if (kept is not null)
         {

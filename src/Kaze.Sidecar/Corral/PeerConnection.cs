@@ -614,13 +614,23 @@ internal sealed class PeerConnection : IHandshakeTransport
     /// <summary>
     /// <paramref name="batch"/> ends: writes what it kept queued for this connection, if it still
     /// keeps the right to write, on this thread, in one send (without blocking: a full socket buffer
-    /// passes the rest to the writer thread).
+    /// passes the rest to the writer thread). A failure here ends this connection only: the batch
+    /// goes on to its other connections.
     /// </summary>
     public void EndHold(SendBatch batch)
     {
-        if (_session!.EndHold(this, batch) >= 0)
+        try
         {
-            Drain(blocking: false);
+            if (_session!.EndHold(this, batch) >= 0)
+            {
+                Drain(blocking: false);
+            }
+        }
+        catch (Exception e)
+        {
+            // A bug, not a network condition: those are handled where they happen.
+            CorralLog.Unexpected(_corral.Logger, e, Describe());
+            Fail(ConnectionFailure.PeerClosed, e.Message);
         }
     }
 

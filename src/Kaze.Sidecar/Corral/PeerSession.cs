@@ -19,6 +19,28 @@ internal enum WriteStep
     Finish,
 }
 
+/// <summary>What <see cref="PeerSession.TrySend"/> does once the session's lock is released.</summary>
+internal enum AfterSend
+{
+    /// <summary>Queued behind a writer that will take it.</summary>
+    Nothing,
+
+    /// <summary>The caller writes its packet itself, without blocking.</summary>
+    WriteNow,
+
+    /// <summary>A burst: the connection's writer thread writes the queue, with what follows.</summary>
+    WriteLater,
+
+    /// <summary>The caller's batch keeps the right to write and writes the queue when it ends.</summary>
+    Keep,
+
+    /// <summary>The caller writes what is queued (a batch had kept it).</summary>
+    WriteQueued,
+
+    /// <summary>No connection and none under way: the caller starts a dial.</summary>
+    Dial,
+}
+
 /// <summary>
 /// Everything the corral knows about one peer ident: the bounded queue of packets for it, the
 /// connection currently used to send to it, and the dial and backoff state. The queue belongs to
@@ -103,11 +125,8 @@ internal sealed class PeerSession
     /// <returns>False if the session was retired: ask the corral for the current one.</returns>
     public bool TrySend(Packet packet, int frameSize, out SendResult result)
     {
-        bool dial = false;
-        PeerConnection? inline = null;
-        PeerConnection? drain = null;
-        PeerConnection? kept = null;
-        PeerConnection? burst = null;
+        AfterSend then = AfterSend.Nothing;
+        PeerConnection? connection = null;
         SendBatch? batch = null;
         lock (_lock)
         {
@@ -134,27 +153,25 @@ internal sealed class PeerSession
             if (active is not null && _queue.Count == 0 && !active.Writing && !active.StopWriting)
             {
                 // Nothing is waiting or being written: the right to write is taken for this packet.
-                // It is written at once by this caller; or, in a batch, the batch keeps the right
-                // and writes it when it ends; or, right behind another packet (a burst), the
-                // connection's writer thread writes it with those that follow.
+                // In a batch, the batch keeps the right and writes the packet when it ends;
+                // otherwise this caller writes it at once, or, right behind another packet (a
+                // burst), the connection's writer thread writes it with those that follow.
                 active.Writing = true;
+                connection = active;
                 batch = SendBatch.Current;
-                if (batch is null && !active.WroteWithin(_corral.BurstWindowTicks))
+                if (batch is not null)
                 {
-                    inline = active;
-                }
-                else if (batch is null)
-                {
-                    burst = active;
-                    _queue.Enqueue(new QueuedPacket(packet, frameSize));
-                    _queuedBytes += frameSize;
+                    active.HeldBy = batch;
+                    then = AfterSend.Keep;
                 }
                 else
                 {
-                    active.HeldBy = batch;
-                    kept = active;
-                    _queue.Enqueue(new QueuedPacket(packet, frameSize));
-                    _queuedBytes += frameSize;
+                    then = active.WroteWithin(_corral.BurstWindowTicks) ? AfterSend.WriteLater : AfterSend.WriteNow;
+                }
+
+                if (then != AfterSend.WriteNow)
+                {
+                    Enqueue(packet, frameSize);
                 }
             }
             else
@@ -167,14 +184,13 @@ internal sealed class PeerSession
                     return true;
                 }
 
-                _queue.Enqueue(new QueuedPacket(packet, frameSize));
-                _queuedBytes += frameSize;
+                Enqueue(packet, frameSize);
                 _lastUsed = Environment.TickCount64;
                 if (idle)
                 {
                     _dialling = true;
                     _backoffUntil = 0;
-                    dial = true;
+                    then = AfterSend.Dial;
                 }
                 else if (active is not null && active.HeldBy is { } holder &&
                     (holder != SendBatch.Current || _queue.Count >= MaxBatchPackets || _queuedBytes >= FlushThreshold))
@@ -182,34 +198,40 @@ internal sealed class PeerSession
                     // Kept by a batch: another thread's packet never waits for it, and neither does a
                     // writer batch's worth. This caller writes what is queued now.
                     active.HeldBy = null;
-                    drain = active;
+                    connection = active;
+                    then = AfterSend.WriteQueued;
                 }
             }
         }
 
-        if (inline is not null)
+        switch (then)
         {
-            inline.SendInline(new QueuedPacket(packet, frameSize));
-        }
-        else if (burst is not null)
-        {
-            burst.WriteLater();
-        }
-        else if (kept is not null)
-        {
-            batch!.Keep(kept);
-        }
-        else if (drain is not null)
-        {
-            drain.DrainQueued();
-        }
-        else if (dial)
-        {
-            _corral.StartDial(this);
+            case AfterSend.WriteNow:
+                connection!.SendInline(new QueuedPacket(packet, frameSize));
+                break;
+            case AfterSend.WriteLater:
+                connection!.WriteLater();
+                break;
+            case AfterSend.Keep:
+                batch!.Keep(connection!);
+                break;
+            case AfterSend.WriteQueued:
+                connection!.DrainQueued();
+                break;
+            case AfterSend.Dial:
+                _corral.StartDial(this);
+                break;
         }
 
         result = SendResult.Queued;
         return true;
+    }
+
+    /// <summary>Adds a packet at the end of the queue; under the lock.</summary>
+    private void Enqueue(Packet packet, int frameSize)
+    {
+        _queue.Enqueue(new QueuedPacket(packet, frameSize));
+        _queuedBytes += frameSize;
     }
 
     /// <summary>

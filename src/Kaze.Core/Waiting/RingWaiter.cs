@@ -4,8 +4,8 @@ using Kaze.Core.Native;
 namespace Kaze.Core.Waiting;
 
 /// <summary>
-/// Blocks one ring end until its condition holds: adaptive spin, then sleep on a futex word in
-/// the file. The other side wakes the futex only when the word says someone sleeps, so the fast
+/// Blocks one ring end until its condition holds: adaptive spin (<see cref="SpinBudget"/>), then
+/// sleep on a futex word in the file. The other side wakes the futex only when the word says someone sleeps, so the fast
 /// path of both sides makes no system call.
 /// </summary>
 /// <remarks>
@@ -33,12 +33,6 @@ internal sealed unsafe class RingWaiter
     public static readonly TimeSpan LivenessInterval = TimeSpan.FromMilliseconds(100);
 
     private static readonly long LivenessTicks = (long)(LivenessInterval.TotalSeconds * Stopwatch.Frequency);
-    private static readonly long MinSpinTicks = Stopwatch.Frequency / 1_000_000 * 10;   // 10 µs
-    // Long enough to span the round of a pipeline across two sidecars (four threads besides
-    // this one on two cores); the budget only grows that far while spinning pays off.
-    private static readonly long MaxSpinTicks = Stopwatch.Frequency / 1_000_000 * 300;  // 300 µs
-    // A sleep's measured wait includes this thread's own wake-up: one kernel wake, with margin.
-    private static readonly long WakeAllowanceTicks = Stopwatch.Frequency / 1_000_000 * 50;
     // sched_yield returns in ~0.6 µs when nothing else wants the core; later than this, something ran.
     private static readonly long SharedCoreTicks = Stopwatch.Frequency / 1_000_000 * 3;
     private static readonly long MoveIntervalTicks = Stopwatch.Frequency / 100;        // 10 ms
@@ -49,12 +43,8 @@ internal sealed unsafe class RingWaiter
     private readonly ShmChannel _channel;
     // The futex word this end sleeps on: the data word for a reader, the space word for a writer.
     private readonly int* _futex;
-    // Current spin budget: grows when spinning pays off, shrinks when the wait ends in a sleep anyway.
-    private long _spinTicks = MaxSpinTicks / 2;
-    // Full-budget restores (LearnFromSleep) since a spin last succeeded; at MaxFutileRestores
-    // the budget is left to shrink.
-    private int _futileRestores;
-    private const int MaxFutileRestores = 3;
+    // How long to spin before sleeping (see SpinBudget); used by the one thread waiting at a time.
+    private SpinBudget _budget;
     // When this waiter last moved itself off a shared core (Stopwatch ticks).
     private long _lastMove = long.MinValue / 2;
     private AsyncWaitWorker? _asyncWorker;
@@ -96,11 +86,7 @@ internal sealed unsafe class RingWaiter
             }
 
             ChannelStatus status = Sleep(condition, deadline, ct);
-            if (status == ChannelStatus.Ok)
-            {
-                LearnFromSleep(start);
-            }
-
+            AfterSleep(status, start);
             return status;
         }
         finally
@@ -112,7 +98,7 @@ internal sealed unsafe class RingWaiter
     private bool Spin<TCondition>(TCondition condition, long start, long deadline)
         where TCondition : struct, IWaitCondition
     {
-        long budget = _spinTicks;
+        long budget = _budget.Begin();
         long end = Math.Min(deadline, start + budget);
         int i = 0;
         while (true)
@@ -120,8 +106,7 @@ internal sealed unsafe class RingWaiter
             if (condition.IsSatisfied())
             {
                 // Spinning paid off: allow a little more next time.
-                _spinTicks = Math.Min(MaxSpinTicks, budget + (budget >> 1) + MinSpinTicks);
-                _futileRestores = 0;
+                _budget.Succeeded(budget);
                 return true;
             }
 
@@ -143,7 +128,7 @@ internal sealed unsafe class RingWaiter
 
             if (now >= end)
             {
-                _spinTicks = Math.Max(MinSpinTicks, budget >> 1);
+                _budget.Failed(budget);
                 return false;
             }
         }
@@ -166,21 +151,12 @@ internal sealed unsafe class RingWaiter
         }
     }
 
-    /// <summary>
-    /// A wait that slept but ended within the longest spin would have been served by spinning:
-    /// restore the full budget. The measured wait includes this thread's own wake-up, so a wait
-    /// up to the longest spin plus one wake-up counts. Without this, once both sides sleep each
-    /// one's wait includes the other's wake-up, every spin fails, and the two stay in a
-    /// sleep/wake lockstep (each round trip two kernel wake-ups) for as long as traffic lasts.
-    /// </summary>
-    private void LearnFromSleep(long start)
+    /// <summary>A wait that began at <paramref name="start"/> ended in (or after) a sleep: the budget learns from it (<see cref="SpinBudget.Slept"/>).</summary>
+    private void AfterSleep(ChannelStatus status, long start)
     {
-        if (Stopwatch.GetTimestamp() - start < MaxSpinTicks + WakeAllowanceTicks && _futileRestores < MaxFutileRestores)
+        if (status == ChannelStatus.Ok)
         {
-            // Counted until a spin succeeds: a peer that answers just beyond the longest spin
-            // (every 60–90 µs, say) would otherwise cost a full failed spin on every wait.
-            _futileRestores++;
-            _spinTicks = MaxSpinTicks;
+            _budget.Slept(start, Stopwatch.GetTimestamp());
         }
     }
 
@@ -339,12 +315,9 @@ internal sealed unsafe class RingWaiter
             () =>
             {
                 ChannelStatus status = Sleep(condition, long.MaxValue, ct);
-                if (status == ChannelStatus.Ok)
-                {
-                    // The caller awaits this before its next wait: no other wait runs meanwhile.
-                    LearnFromSleep(start);
-                }
 
+                // The caller awaits this before its next wait: no other wait runs meanwhile.
+                AfterSleep(status, start);
                 return status;
             },
             ct,

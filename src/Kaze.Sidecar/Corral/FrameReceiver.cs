@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Net.Sockets;
+using Kaze.Core.Waiting;
 using Kaze.Protocol;
 
 namespace Kaze.Sidecar.Corral;
@@ -24,19 +25,12 @@ internal sealed class FrameReceiver : IDisposable
     // Below this much free space at the end, the undecoded bytes move to the start before a read.
     private const int MinReadSize = 4096;
 
-    // The spin budget before a read sleeps (Stopwatch ticks), between these bounds.
-    private static readonly long MinSpinTicks = Stopwatch.Frequency / 100_000;        // 10 µs
-    private static readonly long MaxSpinTicks = Stopwatch.Frequency * 3 / 10_000;     // 300 µs
-
-    // A sleep's measured length includes this thread's own wake-up: one kernel wake, with margin.
-    private static readonly long WakeAllowanceTicks = Stopwatch.Frequency / 20_000;   // 50 µs
-    private const int MaxFutileRestores = 3;
-
     private byte[] _buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
-    private long _spinTicks = MinSpinTicks;
-    private int _futileRestores;
     private int _start;
     private int _end;
+
+    // How long a read polls before it sleeps.
+    private SpinBudget _spin;
 
     /// <summary>Decodes the next frame from what was received, if it has fully arrived.</summary>
     /// <param name="maxFrameSize">The limit on a frame's total length.</param>
@@ -68,7 +62,8 @@ internal sealed class FrameReceiver : IDisposable
     /// Waits for bytes from <paramref name="socket"/> (a blocking socket) and appends them; makes
     /// room first, for the whole frame whose length has arrived if it is larger than the buffer.
     /// Takes what has already arrived without sleeping if it can; else polls for up to the spin
-    /// budget, offering the core to other threads between polls, before it sleeps in recv(2).
+    /// budget (<see cref="SpinBudget"/>), offering the core to other threads between polls, before
+    /// it sleeps in recv(2).
     /// </summary>
     /// <param name="socket">The connection.</param>
     /// <param name="error">Why the read failed; null otherwise.</param>
@@ -79,64 +74,44 @@ internal sealed class FrameReceiver : IDisposable
         SocketIo.IoStatus status = SocketIo.TryReceive(socket, _buffer.AsSpan(_end), out int ready, out error);
         if (status == SocketIo.IoStatus.WouldBlock)
         {
-            status = SpinReceive(socket, out ready, out error);
+            long start = Stopwatch.GetTimestamp();
+            status = SpinReceive(socket, start, out ready, out error);
+            if (status == SocketIo.IoStatus.WouldBlock)
+            {
+                status = SocketIo.ReceiveBlocking(socket, _buffer.AsSpan(_end), out ready, out error);
+                if (status == SocketIo.IoStatus.Done)
+                {
+                    _spin.Slept(start, Stopwatch.GetTimestamp());
+                }
+            }
         }
 
-        if (status == SocketIo.IoStatus.Done)
-        {
-            _end += ready;
-            return ready;
-        }
-
-        if (status == SocketIo.IoStatus.Failed)
-        {
-            return 0;
-        }
-
-        long sleepStart = Stopwatch.GetTimestamp();
-        if (SocketIo.ReceiveBlocking(socket, _buffer.AsSpan(_end), out int received, out error) != SocketIo.IoStatus.Done)
+        if (status != SocketIo.IoStatus.Done)
         {
             return 0;
         }
 
-        LearnFromSleep(sleepStart);
-        _end += received;
-        return received;
-    }
-
-    /// <summary>
-    /// A read that slept but got its bytes within the longest spin (plus this thread's own wake-up)
-    /// would have been served by spinning: restore the full budget, at most a few times until a
-    /// spin succeeds (as <c>RingWaiter</c> does). Otherwise a budget that shrank never grows again:
-    /// it grows only when a spin succeeds.
-    /// </summary>
-    private void LearnFromSleep(long sleepStart)
-    {
-        if (Stopwatch.GetTimestamp() - sleepStart < MaxSpinTicks + WakeAllowanceTicks && _futileRestores < MaxFutileRestores)
-        {
-            _futileRestores++;
-            _spinTicks = MaxSpinTicks;
-        }
+        _end += ready;
+        return ready;
     }
 
     /// <summary>
     /// Polls the socket until bytes arrive or the spin budget runs out (WouldBlock). A sleeping
     /// reader costs the next burst a kernel wake-up (tens of µs on a small VM), and in a pipeline
     /// of several threads on two cores those add up per round; a thread that polls politely costs
-    /// only cores nobody else wants. The budget grows when polling found bytes and halves when it did not.
+    /// only cores nobody else wants.
     /// </summary>
-    private SocketIo.IoStatus SpinReceive(Socket socket, out int ready, out string? error)
+    private SocketIo.IoStatus SpinReceive(Socket socket, long start, out int ready, out string? error)
     {
-        long budget = _spinTicks;
-        long end = Stopwatch.GetTimestamp() + budget;
+        long budget = _spin.Begin();
+        long end = start + budget;
         do
         {
             Thread.Yield();
             SocketIo.IoStatus status = SocketIo.TryReceive(socket, _buffer.AsSpan(_end), out ready, out error);
             if (status == SocketIo.IoStatus.Done)
             {
-                _spinTicks = Math.Min(MaxSpinTicks, budget + (budget >> 1) + MinSpinTicks);
-                _futileRestores = 0;
+                _spin.Succeeded(budget);
             }
 
             if (status != SocketIo.IoStatus.WouldBlock)
@@ -146,7 +121,7 @@ internal sealed class FrameReceiver : IDisposable
         }
         while (Stopwatch.GetTimestamp() < end);
 
-        _spinTicks = Math.Max(MinSpinTicks, budget >> 1);
+        _spin.Failed(budget);
         return SocketIo.IoStatus.WouldBlock;
     }
 

@@ -23,7 +23,7 @@ internal static class ShmIdleWait
 {
     public const string PeerMode = "shm-idle-wait";
 
-    // Longer than the largest spin budget (50 µs) by far, and past any tiered-JIT work from startup.
+    // Longer than the largest spin budget (300 µs) by far, and past any tiered-JIT work from startup.
     private static readonly TimeSpan Settle = TimeSpan.FromMilliseconds(500);
 
     /// <summary>The peer's first, untimed wait: past the tier-up of the liveness path (30 checks at 10 per second to the instrumented tier, 30 more to tier 1; measured here: done by about 7 s).</summary>

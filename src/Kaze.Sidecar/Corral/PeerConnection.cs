@@ -628,10 +628,36 @@ internal sealed class PeerConnection : IHandshakeTransport
         }
         catch (Exception e)
         {
-            // A bug, not a network condition: those are handled where they happen.
-            CorralLog.Unexpected(_corral.Logger, e, Describe());
-            Fail(ConnectionFailure.PeerClosed, e.Message);
+            FailWhileWriting(e);
         }
+    }
+
+    /// <summary>
+    /// A bug met while holding the right to write (network conditions are handled where they
+    /// happen): ends the connection, hands what it was writing to <c>onUndeliverable</c>, and gives
+    /// the write side up for good, so that the connection's end does not wait for it.
+    /// </summary>
+    private void FailWhileWriting(Exception e)
+    {
+        CorralLog.Unexpected(_corral.Logger, e, Describe());
+        Fail(ConnectionFailure.PeerClosed, e.Message);
+        if (_session is { } session)
+        {
+            // A packet encoded before the failure is in both lists: hand it on once.
+            var encoded = new HashSet<Packet>(_inFlight.Count);
+            foreach (QueuedPacket item in _inFlight)
+            {
+                encoded.Add(item.Packet);
+            }
+
+            _batch.RemoveAll(item => encoded.Contains(item.Packet));
+            string reason = $"the connection with {session.Ident} failed while sending";
+            ReportUndeliverable(session, _inFlight, reason, deferred: true);
+            ReportUndeliverable(session, _batch, reason, deferred: true);
+            ReportUndeliverable(session, _tooLarge, reason, deferred: true);
+        }
+
+        FinishWrites();
     }
 
     /// <summary>
@@ -784,15 +810,27 @@ internal sealed class PeerConnection : IHandshakeTransport
     /// <summary>Gives the right to write (and what <see cref="_output"/> holds) to the writer thread, starting it the first time.</summary>
     private void HandToWriter()
     {
-        // Only the holder of the right gets here, so the thread is started once.
+        // Only the holder of the right gets here, so the thread is started once; it is recorded
+        // only once started, so a start that failed is not mistaken for a writer.
         if (_writer is null)
         {
-            _writer = new Thread(static state => ((PeerConnection)state!).WriteLoop())
+            var writer = new Thread(static state => ((PeerConnection)state!).WriteLoop())
             {
                 IsBackground = true,
                 Name = "kaze-peer-write",
             };
-            _writer.UnsafeStart(this);
+            try
+            {
+                writer.UnsafeStart(this);
+            }
+            catch (Exception e) when (e is ThreadStartException or OutOfMemoryException)
+            {
+                // No thread to take the right over (a process or container out of threads).
+                FailWhileWriting(e);
+                return;
+            }
+
+            _writer = writer;
         }
 
         _writerSignal.Set();
@@ -817,8 +855,7 @@ internal sealed class PeerConnection : IHandshakeTransport
             }
             catch (Exception e)
             {
-                CorralLog.Unexpected(_corral.Logger, e, Describe());
-                Fail(ConnectionFailure.PeerClosed, e.Message);
+                FailWhileWriting(e);
                 return;
             }
         }

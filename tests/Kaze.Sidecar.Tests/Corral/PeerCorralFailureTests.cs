@@ -112,7 +112,7 @@ public sealed class PeerCorralFailureTests
         await a.SendAsync(b.Ident, a.Seq(b.Ident, 0), "the first packet");
         (await b.ReceiveAsync("the first packet at B")).Packet.Dispose();
 
-        // B's handler stops: B stops reading once its deliveries lag far behind, the kernel
+        // B's handler stops: B's connection thread, which delivers, stops reading, the kernel
         // buffers fill, and A's queue for B fills.
         gate.Reset();
         int sent = await FillUntilFullAsync(a, b.Ident, first: 1, limit: 10_000);

@@ -56,7 +56,7 @@ public sealed class PeerCorralWriteTests
             PeerCorral.EndBatch();
         }
 
-        // 500 small frames fit one writer batch and one send (by a thread-pool thread: there are several).
+        // 500 small frames fit one writer batch and one send (by the thread that ends the batch).
         await TestNode.ReceiveInOrderAsync(b, a.Ident, Count);
         await Eventually.True(() => a.Counters.FramesOut == frames + Count, $"{Count} more frames counted out at A", details: a.Describe);
         Assert.Equal(sends + 1, a.Counters.SendCalls);

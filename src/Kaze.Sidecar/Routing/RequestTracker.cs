@@ -15,7 +15,9 @@ namespace Kaze.Sidecar.Routing;
 /// Keyed by source and sequence, not sequence alone (upstream's flaw): a relay or a host that
 /// restarted cannot make two requests collide. One timer serves every request: it is set for the
 /// earliest deadline it knows of and, when it fires, answers what is due and sets itself for the
-/// next. A request whose deadline is later than the timer's costs no timer operation, and a
+/// next, taking requests from a queue ordered by deadline, so it touches only what is due (not
+/// every pending request: a flood of requests to a peer that never answers would make that a scan
+/// of hundreds of thousands a millisecond). A request whose deadline is later than the timer's costs no timer operation, and a
 /// sidecar with nothing due wakes no thread (a periodic scan woke the thread pool hundreds of
 /// times a second, which on 2 cores took CPU from the packet path).
 /// Call latency (kaze_call_duration_seconds) is measured here, from tracking the request to its
@@ -37,6 +39,12 @@ internal sealed class RequestTracker : IAsyncDisposable
     // ConcurrentDictionary (no node allocated per request) on a path every call takes twice.
     private readonly Lock _pendingLock = new();
     private readonly Dictionary<(uint Source, uint Sequence), Pending> _pending = [];
+    // The same requests by deadline (then by when they were tracked), for the timer, so that it
+    // touches only what is due, however many are pending. An answered request's entry stays until
+    // it comes up (then it is skipped) or until the queue is rebuilt from _pending, which happens
+    // when the queue holds far more than is pending. Guarded by _pendingLock, as is _tracked.
+    private readonly PriorityQueue<(uint Source, uint Sequence), (long Deadline, long Order)> _byDeadline = new();
+    private long _tracked;
     private readonly ITimer _timer;
     private readonly Histogram<double>? _callDuration;
     // Guards arming the timer; _timerDue is also read without it on the hot path.
@@ -69,6 +77,18 @@ internal sealed class RequestTracker : IAsyncDisposable
         }
     }
 
+    /// <summary>Entries in the queue of deadlines, answered requests' included (for tests).</summary>
+    internal int DeadlinesQueued
+    {
+        get
+        {
+            lock (_pendingLock)
+            {
+                return _byDeadline.Count;
+            }
+        }
+    }
+
     public ValueTask InvokeAsync(PacketContext context, PacketDelegate next)
     {
         Hdr header = context.Header;
@@ -78,7 +98,14 @@ internal sealed class RequestTracker : IAsyncDisposable
             long deadline = now + (long)(header.Timeout / 1000.0 * _time.TimestampFrequency);
             lock (_pendingLock)
             {
-                _pending[(_self.Value, header.Req)] = new Pending(deadline, header, now);
+                long order = _tracked++;
+                (uint, uint) key = (_self.Value, header.Req);
+                _pending[key] = new Pending(deadline, header, now, order);
+                _byDeadline.Enqueue(key, (deadline, order));
+                if (_byDeadline.Count > (2 * _pending.Count) + 1024)
+                {
+                    RebuildByDeadline();
+                }
             }
 
             if (deadline < Volatile.Read(ref _timerDue))
@@ -154,31 +181,32 @@ internal sealed class RequestTracker : IAsyncDisposable
 
         long now = _time.GetTimestamp();
         long next = long.MaxValue;
-        List<KeyValuePair<(uint Source, uint Sequence), Pending>>? due = null;
+        List<Pending>? due = null;
         lock (_pendingLock)
         {
-            foreach (KeyValuePair<(uint Source, uint Sequence), Pending> entry in _pending)
+            while (_byDeadline.TryPeek(out (uint Source, uint Sequence) key, out (long Deadline, long Order) when))
             {
-                if (entry.Value.Deadline > now)
+                if (!_pending.TryGetValue(key, out Pending pending) || pending.Order != when.Order)
                 {
-                    next = Math.Min(next, entry.Value.Deadline);
+                    // Answered already, or tracked again since under the same sequence number.
+                    _byDeadline.Dequeue();
                     continue;
                 }
 
-                (due ??= []).Add(entry);
-            }
-
-            if (due is not null)
-            {
-                foreach (KeyValuePair<(uint Source, uint Sequence), Pending> entry in due)
+                if (pending.Deadline > now)
                 {
-                    _pending.Remove(entry.Key);
+                    next = pending.Deadline;
+                    break;
                 }
+
+                _byDeadline.Dequeue();
+                _pending.Remove(key);
+                (due ??= []).Add(pending);
             }
         }
 
         // Answered outside the lock: the answer goes through the edge.
-        foreach ((_, Pending pending) in due ?? [])
+        foreach (Pending pending in due ?? [])
         {
             Interlocked.Increment(ref _counters.TimeoutsAnswered);
             RecordCall(pending, (uint)RetCode.Timeout);
@@ -217,8 +245,19 @@ internal sealed class RequestTracker : IAsyncDisposable
         _ => "other",
     };
 
+    /// <summary>The deadline queue again from what is pending: drops the entries of answered requests. Under _pendingLock.</summary>
+    private void RebuildByDeadline()
+    {
+        _byDeadline.Clear();
+        foreach (KeyValuePair<(uint Source, uint Sequence), Pending> entry in _pending)
+        {
+            _byDeadline.Enqueue(entry.Key, (entry.Value.Deadline, entry.Value.Order));
+        }
+    }
+
     // Started: when the request was tracked (TimeProvider timestamp), for the call's latency.
-    private readonly record struct Pending(long Deadline, Hdr Request, long Started);
+    // Order: its place among the requests tracked, to tell its entry in _byDeadline from a stale one.
+    private readonly record struct Pending(long Deadline, Hdr Request, long Started, long Order);
 }
 
 internal static partial class TrackerLog

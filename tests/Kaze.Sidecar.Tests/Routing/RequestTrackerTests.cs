@@ -105,6 +105,41 @@ public sealed class RequestTrackerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ManyAnsweredAndOnePending_OnlyThePendingOneTimesOut_AndTheQueueOfDeadlinesStaysSmall()
+    {
+        // Enough answered requests to make the tracker rebuild its queue of deadlines several times.
+        for (uint sequence = 1; sequence <= 5_000; sequence++)
+        {
+            await TrackAsync(sequence, timeoutMs: 100);
+            Assert.True(_tracker.TryComplete(Response(sequence)));
+        }
+
+        await TrackAsync(sequence: 9_999, timeoutMs: 100);
+        Assert.True(_tracker.DeadlinesQueued <= 1_026, $"{_tracker.DeadlinesQueued} deadlines queued for 1 pending request");
+
+        _clock.Advance(TimeSpan.FromMilliseconds(100));
+        Assert.Equal([9_999u], _toHost.Select(p => p.Header.Rsp));
+        Assert.Equal(0, _tracker.PendingCount);
+    }
+
+    [Fact]
+    public async Task SequenceTrackedAgainAfterItsAnswer_KeepsItsOwnDeadline()
+    {
+        await TrackAsync(sequence: 5, timeoutMs: 100);
+        Assert.True(_tracker.TryComplete(Response(5)));
+        _clock.Advance(TimeSpan.FromMilliseconds(50));
+        await TrackAsync(sequence: 5, timeoutMs: 100);
+
+        // The first request's deadline passes: the second is not due yet.
+        _clock.Advance(TimeSpan.FromMilliseconds(50));
+        Assert.Empty(_toHost);
+        Assert.Equal(1, _tracker.PendingCount);
+
+        _clock.Advance(TimeSpan.FromMilliseconds(50));
+        Assert.Equal([5u], _toHost.Select(p => p.Header.Rsp));
+    }
+
+    [Fact]
     public async Task Notify_IsNotTracked()
     {
         using var context = new PacketContext(Packet.CreateNotify(Ident.Any, "note", []), PacketOrigin.Host, Self, NullReplier.Instance);

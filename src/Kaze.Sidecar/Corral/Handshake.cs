@@ -159,7 +159,7 @@ internal static class Handshake
     /// <param name="options">Used: <see cref="CorralOptions.Secret"/> and <see cref="CorralOptions.MaxFrameSize"/>.</param>
     /// <param name="dialled">The ident this side dialled, which the peer must have; null if it need not be checked.</param>
     /// <param name="ct">Passed to the transport.</param>
-    /// <returns>The outcome: <see cref="HandshakeResult.IsAccepted"/>, a refusal, or the transport ended.</returns>
+    /// <returns>The outcome: accepted, a refusal, or the transport ended (<see cref="HandshakeResult"/>).</returns>
     public static async Task<HandshakeResult> NegotiateAsync(IHandshakeTransport transport, Ident self, CorralOptions options, Ident? dialled, CancellationToken ct)
     {
         byte[]? secret = options.Secret;
@@ -288,12 +288,12 @@ internal enum HandshakeRefusal
     WrongProof,
 }
 
-/// <summary>The outcome of <see cref="Handshake.NegotiateAsync"/>.</summary>
+/// <summary>
+/// The outcome of <see cref="Handshake.NegotiateAsync"/>. Neither <see cref="Ended"/> nor refused
+/// (<see cref="Refusal"/> None): accepted, and <see cref="Hello"/> and <see cref="MaxFrameSize"/> are set.
+/// </summary>
 internal sealed class HandshakeResult
 {
-    /// <summary>The handshake completed (neither ended nor refused): <see cref="Hello"/> and <see cref="MaxFrameSize"/> are set.</summary>
-    public bool IsAccepted => !Ended && Refusal == HandshakeRefusal.None;
-
     /// <summary>The transport ended the handshake (closed, failed, timed out); it has recorded why.</summary>
     public bool Ended { get; private set; }
 

@@ -267,6 +267,13 @@ public sealed unsafe class RingReader
 
     internal void Wake() => _waiter.Wake();
 
+    /// <summary>Work the reading thread does while it polls for records (<see cref="IReaderCompanion"/>); set before the first wait.</summary>
+    internal IReaderCompanion? Companion
+    {
+        get => _waiter.Companion;
+        set => _waiter.Companion = value;
+    }
+
     internal void StopWorker() => _waiter.StopWorker();
 
     private readonly struct RecordAvailable(RingReader reader) : IWaitCondition

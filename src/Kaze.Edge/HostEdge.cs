@@ -1,4 +1,5 @@
 using Kaze.Core;
+using Kaze.Core.Waiting;
 using Kaze.Protocol;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -84,7 +85,14 @@ public sealed class HostEdge : IAsyncDisposable
     /// sends there, so a host that writes many packets at once costs one system call per peer,
     /// not one per packet. All three run on the reader thread and must not block.
     /// </summary>
-    public void Start(Action<Packet> onPacket, Action? beginBurst, Action? endBurst)
+    public void Start(Action<Packet> onPacket, Action? beginBurst, Action? endBurst) => Start(onPacket, beginBurst, endBurst, null);
+
+    /// <summary>
+    /// As <see cref="Start(Action{Packet}, Action?, Action?)"/>, and the reader thread polls
+    /// <paramref name="companion"/> while it waits for the host (see <see cref="IReaderCompanion"/>);
+    /// it tells the companion it sleeps before it does, and when it stops for good.
+    /// </summary>
+    internal void Start(Action<Packet> onPacket, Action? beginBurst, Action? endBurst, IReaderCompanion? companion)
     {
         ArgumentNullException.ThrowIfNull(onPacket);
         if (_reader is not null)
@@ -100,6 +108,7 @@ public sealed class HostEdge : IAsyncDisposable
         _onPacket = onPacket;
         _beginBurst = beginBurst;
         _endBurst = endBurst;
+        _channel.Reader.Companion = companion;
         _reader = new Thread(ReadLoop) { IsBackground = true, Name = "kaze-edge-read" };
         _drainer = new Thread(DrainLoop) { IsBackground = true, Name = "kaze-edge-drain" };
         _reader.Start();
@@ -284,6 +293,8 @@ public sealed class HostEdge : IAsyncDisposable
             break;
         }
 
+        // Whatever the companion took on is handed back: this thread polls no more.
+        reader.Companion?.Sleeping();
         if (status == ChannelStatus.Corrupt)
         {
             EdgeLog.Corrupt(_logger, _channel.Name);

@@ -30,6 +30,9 @@ public sealed class SidecarNode : IAsyncDisposable
     private HostGate? _hostGate;
     private IMeshLink? _mesh;
 
+    // Polled by the edge's reader: the corral's connections lend it their reads (null: none).
+    private ReadLender? _readLender;
+
     // The host's exit code once kaze run reported it; long.MinValue until then. Interlocked: read by metrics.
     private long _hostExitCode = long.MinValue;
 
@@ -104,8 +107,9 @@ public sealed class SidecarNode : IAsyncDisposable
         _pipeline = new PipelineBuilder().Use(_tracker.InvokeAsync, "tracker").Build(middleware);
         if (_mesh is not null)
         {
-            // What the host wrote in one go goes out to each peer in one send.
-            _edge?.Start(OnHostPacket, PeerCorral.BeginBatch, PeerCorral.EndBatch);
+            // What the host wrote in one go goes out to each peer in one send. The edge's reader
+            // also reads the peer connections while it polls (ReadLender).
+            _edge?.Start(OnHostPacket, PeerCorral.BeginBatch, PeerCorral.EndBatch, _readLender);
         }
         else
         {
@@ -148,8 +152,15 @@ public sealed class SidecarNode : IAsyncDisposable
     /// <summary>A packet the mesh could not deliver: requests get RET_UNREACHABLE.</summary>
     internal void OnUndeliverable(Packet packet, string reason) => _router!.Undeliverable(packet, reason);
 
-    /// <summary>Connects the router to the other sidecars; before <see cref="Start"/>.</summary>
-    internal void UseMesh(IMeshLink mesh) => _mesh = mesh;
+    /// <summary>
+    /// Connects the router to the other sidecars, and gives the edge's reader (with a host) the
+    /// connections' reads to poll (<see cref="ReadLender"/>); before <see cref="Start"/>.
+    /// </summary>
+    internal void UseMesh(IMeshLink mesh, ReadLender? readLender = null)
+    {
+        _mesh = mesh;
+        _readLender = readLender;
+    }
 
     /// <summary>Sends the host the exit request (a <see cref="ControlBodyTypes.Exit"/> notify).</summary>
     public bool RequestHostExit()

@@ -18,6 +18,10 @@ namespace Kaze.Core.Waiting;
 /// core can stay there for hundreds of milliseconds, each round trip paying context switches,
 /// while the other core idles.
 ///
+/// A <see cref="Companion"/> is polled at each yield, and told before the waiter sleeps: the
+/// sidecar's edge reader so reads the peer connections too, and while it is awake their own
+/// threads need not poll.
+///
 /// The sleep protocol (Dekker-style; both halves need a full fence between their store and load):
 /// <code>
 /// waiter:  futex = 1 (Interlocked, full fence); if condition holds: futex = 0, done; else FUTEX_WAIT(futex, 1)
@@ -54,6 +58,9 @@ internal sealed unsafe class RingWaiter
         _channel = channel;
         _futex = futex;
     }
+
+    /// <summary>Work this end's thread does between its polls (<see cref="IReaderCompanion"/>); set before the first wait.</summary>
+    public IReaderCompanion? Companion { get; set; }
 
     /// <summary>Number of waits that went to sleep in the kernel (for metrics).</summary>
     public long BlockedWaits { get; private set; }
@@ -100,6 +107,7 @@ internal sealed unsafe class RingWaiter
     {
         long budget = _budget.Begin();
         long end = Math.Min(deadline, start + budget);
+        IReaderCompanion? companion = Companion;
         int i = 0;
         while (true)
         {
@@ -126,9 +134,17 @@ internal sealed unsafe class RingWaiter
                 CpuAffinity.TryMoveOffCurrentCpu();
             }
 
+            if (companion is not null && companion.Poll())
+            {
+                // The companion had work: poll on as if the spin had just begun.
+                end = Math.Min(deadline, Stopwatch.GetTimestamp() + budget);
+                continue;
+            }
+
             if (now >= end)
             {
                 _budget.Failed(budget);
+                companion?.Sleeping();
                 return false;
             }
         }

@@ -16,7 +16,8 @@ namespace Kaze.Sidecar.Corral;
 /// The buffer holds the bytes received and not yet decoded at <c>[_start, _end)</c>. It grows to
 /// hold one frame larger than itself (never beyond the frame limit, which <see cref="Next"/>
 /// checks as soon as a frame's length has arrived) and shrinks back once that frame is decoded,
-/// so one 16 MiB frame does not pin 16 MiB per connection for good. Used by one thread only.
+/// so one 16 MiB frame does not pin 16 MiB per connection for good. Used by one thread at a time
+/// (the connection's, or the edge's reader while the reads are lent: see ReadLender).
 /// </remarks>
 internal sealed class FrameReceiver : IDisposable
 {
@@ -93,6 +94,23 @@ internal sealed class FrameReceiver : IDisposable
 
         _end += ready;
         return ready;
+    }
+
+    /// <summary>Appends what has already arrived from <paramref name="socket"/>, never waiting (room is made first, as for <see cref="Receive"/>).</summary>
+    /// <param name="socket">The connection.</param>
+    /// <param name="received">The bytes received, when <see cref="SocketIo.IoStatus.Done"/>; 0 is the peer's FIN.</param>
+    /// <param name="error">Why, when <see cref="SocketIo.IoStatus.Failed"/>.</param>
+    /// <returns>What happened.</returns>
+    public SocketIo.IoStatus ReceiveNow(Socket socket, out int received, out string? error)
+    {
+        MakeRoom();
+        SocketIo.IoStatus status = SocketIo.TryReceive(socket, _buffer.AsSpan(_end), out received, out error);
+        if (status == SocketIo.IoStatus.Done)
+        {
+            _end += received;
+        }
+
+        return status;
     }
 
     /// <summary>

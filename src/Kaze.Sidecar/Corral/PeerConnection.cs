@@ -59,6 +59,11 @@ internal sealed class PeerConnection : IHandshakeTransport
     // meanwhile before it hands the rest to the writer thread: a caller is never held up for long.
     private const int MaxInlineBatches = 4;
 
+    // The reads' owner: the connection's thread; lent to the edge's reader; being read by it.
+    private const int LoanOwn = 0;
+    private const int LoanLent = 1;
+    private const int LoanReading = 2;
+
     private const int HandshakeRunning = 0;
     private const int HandshakeFinished = 1;
     private const int HandshakeTimedOut = 2;
@@ -69,7 +74,7 @@ internal sealed class PeerConnection : IHandshakeTransport
     private readonly PeerSession? _dialledFor;
     private readonly DialTarget? _dial;
 
-    // Used by the connection's thread only.
+    // Used by the connection's thread, or by the edge's reader while the reads are lent (see Lend).
     private readonly FrameReceiver _receiver = new();
 
     // Used during the handshake by the connection's thread, then by the holder of the right to write.
@@ -96,8 +101,18 @@ internal sealed class PeerConnection : IHandshakeTransport
     private Thread? _writer;
     private volatile bool _writerExit;
 
-    // Packets decoded from one read, delivered in order by the connection's thread (that thread only).
+    // Packets decoded from one read, delivered in order by the thread that read them (as _receiver).
     private readonly List<Packet> _decoded = [];
+
+    // Who reads the socket (LoanOwn, LoanLent, LoanReading; Interlocked), and how a loan ended.
+    private int _loan;
+    // Not disposed: the edge's reader may still Set it after the connection has ended (without a
+    // wait handle, which nothing asks for, it holds no OS resource).
+    private readonly ManualResetEventSlim _loanReturned = new(false, spinCount: 0);
+    private string? _lentError;
+    private bool _lentFin;
+    private ConnectionFailure? _lentFailure;
+    private string? _lentReason;
 
     // Completed when the connection's thread has finished.
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -486,34 +501,14 @@ internal sealed class PeerConnection : IHandshakeTransport
 
     private void ReadLoop(PeerSession session)
     {
-        int maxFrame = MaxFrameSize;
+        ReadLender? lender = _corral.Lender;
         bool completed = false;
         while (true)
         {
-            TcpFrameReadResult frame;
-            while ((frame = _receiver.Next(maxFrame, completed, out int length)).IsComplete)
-            {
-                CountIn(length, session);
-                Packet packet = frame.Packet;
-                if (packet.Header.BodyType is Handshake.HelloBodyType or Handshake.AuthBodyType)
-                {
-                    string bodyType = packet.Header.BodyType;
-                    packet.Dispose();
-                    DeliverDecoded();
-                    Fail(ConnectionFailure.BadFrame, $"a {bodyType} frame after the handshake");
-                    return;
-                }
-
-                _decoded.Add(packet);
-            }
-
             // What arrived before a bad frame or the peer's FIN is delivered too.
-            DeliverDecoded();
-            if (frame.Status == TcpFrameStatus.Invalid)
+            if (!DecodeAndDeliver(session, completed, out ConnectionFailure failure, out string? reason))
             {
-                Fail(Classify(frame.Error), frame.Error == DecodeError.FrameTooLarge
-                    ? $"{frame.Error.ToMessage()} ({maxFrame} bytes)"
-                    : frame.Error.ToMessage());
+                Fail(failure, reason!);
                 return;
             }
 
@@ -528,6 +523,26 @@ internal sealed class PeerConnection : IHandshakeTransport
                 return;
             }
 
+            if (lender is not null && Lend(lender))
+            {
+                // The edge's reader read and delivered while it had the socket; it gave it back
+                // on its sleep, or on something only this thread handles.
+                if (_lentFailure is { } lentFailure)
+                {
+                    Fail(lentFailure, _lentReason!);
+                    return;
+                }
+
+                if (_lentError is not null)
+                {
+                    Fail(ConnectionFailure.PeerClosed, _lentError);
+                    return;
+                }
+
+                completed = _lentFin;
+                continue;
+            }
+
             string? error = ReceiveMore(out completed);
             if (error is not null)
             {
@@ -535,6 +550,189 @@ internal sealed class PeerConnection : IHandshakeTransport
                 return;
             }
         }
+    }
+
+    /// <summary>
+    /// Decodes every complete frame received and delivers the packets; false, with why, when the
+    /// connection must fail (a bad frame, or a handshake frame after the handshake: what came
+    /// before it is delivered).
+    /// </summary>
+    private bool DecodeAndDeliver(PeerSession session, bool completed, out ConnectionFailure failure, out string? reason)
+    {
+        int maxFrame = MaxFrameSize;
+        TcpFrameReadResult frame;
+        while ((frame = _receiver.Next(maxFrame, completed, out int length)).IsComplete)
+        {
+            CountIn(length, session);
+            Packet packet = frame.Packet;
+            if (packet.Header.BodyType is Handshake.HelloBodyType or Handshake.AuthBodyType)
+            {
+                string bodyType = packet.Header.BodyType;
+                packet.Dispose();
+                DeliverDecoded();
+                failure = ConnectionFailure.BadFrame;
+                reason = $"a {bodyType} frame after the handshake";
+                return false;
+            }
+
+            _decoded.Add(packet);
+        }
+
+        DeliverDecoded();
+        if (frame.Status == TcpFrameStatus.Invalid)
+        {
+            failure = Classify(frame.Error);
+            reason = frame.Error == DecodeError.FrameTooLarge
+                ? $"{frame.Error.ToMessage()} ({maxFrame} bytes)"
+                : frame.Error.ToMessage();
+            return false;
+        }
+
+        failure = default;
+        reason = null;
+        return true;
+    }
+
+    /// <summary>
+    /// If the edge's reader polls, lends it this connection's reads and sleeps until they come
+    /// back (see <see cref="ReadLender"/>); true then, with how the loan ended in the _lent*
+    /// fields. False if nothing was lent, or the edge's reader stopped polling and the reads were
+    /// taken back: the caller reads for itself.
+    /// </summary>
+    private bool Lend(ReadLender lender)
+    {
+        if (!lender.IsPolling)
+        {
+            return false;
+        }
+
+        _lentError = null;
+        _lentFin = false;
+        _lentFailure = null;
+        _lentReason = null;
+        Volatile.Write(ref _loan, LoanLent);
+        lender.Add(this);
+
+        // The reader may have gone to sleep before it saw this one: take it back then.
+        if (!lender.IsPolling && TryReclaim(lender))
+        {
+            return false;
+        }
+
+        while (true)
+        {
+            _loanReturned.Wait(lender.StaleAfter);
+            _loanReturned.Reset();
+            if (Volatile.Read(ref _loan) == LoanOwn)
+            {
+                // Given back by the edge's reader, which wrote the outcome first.
+                return true;
+            }
+
+            if (!lender.PolledRecently && TryReclaim(lender))
+            {
+                return false;
+            }
+        }
+    }
+
+    private bool TryReclaim(ReadLender lender)
+    {
+        if (Interlocked.CompareExchange(ref _loan, LoanOwn, LoanLent) != LoanLent)
+        {
+            // Being read right now, or given back already (the wait then sees it).
+            return false;
+        }
+
+        lender.Remove(this);
+        return true;
+    }
+
+    /// <summary>
+    /// On the edge's reader (<see cref="ReadLender.Poll"/>): if the reads are lent, receives what
+    /// has arrived without waiting and decodes and delivers it; true if anything was delivered or
+    /// the loan ended. Anything but packets (FIN, an error, a bad frame) ends the loan, for the
+    /// connection's thread to handle.
+    /// </summary>
+    internal bool ReadWhileLent()
+    {
+        if (Interlocked.CompareExchange(ref _loan, LoanReading, LoanLent) != LoanLent)
+        {
+            return false;
+        }
+
+        bool giveBack = true;
+        try
+        {
+            SocketIo.IoStatus status = _receiver.ReceiveNow(_socket!, out int received, out string? error);
+            if (status == SocketIo.IoStatus.WouldBlock)
+            {
+                giveBack = false;
+                return false;
+            }
+
+            if (status == SocketIo.IoStatus.Failed)
+            {
+                _lentError = error ?? "the connection failed";
+                return true;
+            }
+
+            if (received == 0)
+            {
+                _lentFin = true;
+                return true;
+            }
+
+            Volatile.Write(ref _lastActivity, Environment.TickCount64);
+            if (DecodeAndDeliver(_session!, completed: false, out ConnectionFailure failure, out string? reason))
+            {
+                giveBack = false;
+            }
+            else
+            {
+                _lentFailure = failure;
+                _lentReason = reason;
+            }
+
+            return true;
+        }
+        catch (Exception e)
+        {
+            // A bug: the connection's thread ends the connection, as for one on its own thread.
+            CorralLog.Unexpected(_corral.Logger, e, Describe());
+            _lentFailure = ConnectionFailure.PeerClosed;
+            _lentReason = e.Message;
+            return true;
+        }
+        finally
+        {
+            if (giveBack)
+            {
+                EndLoan();
+            }
+            else
+            {
+                Volatile.Write(ref _loan, LoanLent);
+            }
+        }
+    }
+
+    /// <summary>On the edge's reader, before it sleeps: gives lent reads back to the connection's thread.</summary>
+    internal void ReturnLoan()
+    {
+        if (Interlocked.CompareExchange(ref _loan, LoanOwn, LoanLent) == LoanLent)
+        {
+            _corral.Lender?.Remove(this);
+            _loanReturned.Set();
+        }
+    }
+
+    // The edge's reader, done with a read that ends the loan (the outcome fields are written).
+    private void EndLoan()
+    {
+        _corral.Lender?.Remove(this);
+        Volatile.Write(ref _loan, LoanOwn);
+        _loanReturned.Set();
     }
 
     /// <summary>

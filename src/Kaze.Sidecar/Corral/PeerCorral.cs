@@ -131,6 +131,12 @@ public sealed class PeerCorral : IAsyncDisposable
 
     internal ILogger Logger { get; }
 
+    /// <summary>
+    /// The host edge's reader, to which connections lend their reads while it polls
+    /// (<see cref="ReadLender"/>); null for a node without a host. Set before the first connection.
+    /// </summary>
+    internal ReadLender? Lender { get; set; }
+
     /// <summary><see cref="CorralOptions.BurstWindow"/> in <see cref="System.Diagnostics.Stopwatch"/> ticks.</summary>
     internal long BurstWindowTicks { get; }
 

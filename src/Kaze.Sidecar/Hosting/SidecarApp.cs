@@ -235,7 +235,9 @@ public sealed class SidecarApp : IAsyncDisposable
         {
             try
             {
-                node.UseMesh(new CorralLink(corral));
+                // With a host, the edge's reader also reads the peer connections while it polls.
+                corral.Lender = new ReadLender();
+                node.UseMesh(new CorralLink(corral), corral.Lender);
                 node.Start();
             }
             catch (Exception e)

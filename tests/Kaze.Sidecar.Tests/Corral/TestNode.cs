@@ -15,6 +15,7 @@ internal sealed class TestNode : IAsyncDisposable
 
     private readonly Channel<(Packet Packet, Ident From)> _inbox = Channel.CreateUnbounded<(Packet, Ident)>();
     private readonly ConcurrentQueue<(Packet Packet, string Reason)> _undeliverable = new();
+    private readonly ConcurrentQueue<int> _deliveryThreads = new();
     private bool _disposed;
 
     private TestNode(Ident ident, CorralOptions options)
@@ -37,6 +38,9 @@ internal sealed class TestNode : IAsyncDisposable
 
     public int UndeliverableCount => _undeliverable.Count;
 
+    /// <summary>The managed thread id that delivered each packet, in delivery order.</summary>
+    public IReadOnlyList<int> DeliveryThreads => [.. _deliveryThreads];
+
     public IReadOnlyList<string> UndeliverableReasons => [.. _undeliverable.Select(u => u.Reason)];
 
     /// <summary>Options for tests: loopback, port 0, short waits.</summary>
@@ -49,7 +53,8 @@ internal sealed class TestNode : IAsyncDisposable
     };
 
     /// <param name="gate">If given, each packet's delivery waits until the gate is open (at most <see cref="Deadline.Default"/>): a host that stopped reading.</param>
-    public static async Task<TestNode> StartAsync(uint ident, TestResolver resolver, Action<CorralOptions>? configure = null, ManualResetEventSlim? gate = null)
+    /// <param name="lender">If given, the connections lend their reads to whoever polls it (as to a host edge's reader).</param>
+    public static async Task<TestNode> StartAsync(uint ident, TestResolver resolver, Action<CorralOptions>? configure = null, ManualResetEventSlim? gate = null, ReadLender? lender = null)
     {
         CorralOptions options = DefaultOptions();
         configure?.Invoke(options);
@@ -60,11 +65,15 @@ internal sealed class TestNode : IAsyncDisposable
             resolver,
             (packet, from) =>
             {
+                node._deliveryThreads.Enqueue(Environment.CurrentManagedThreadId);
                 gate?.Wait(Deadline.Default);
                 node._inbox.Writer.TryWrite((packet, from));
             },
             (packet, reason) => node._undeliverable.Enqueue((packet, reason)),
-            node.Logs);
+            node.Logs)
+        {
+            Lender = lender,
+        };
         await node.Corral.StartAsync(CancellationToken.None);
         resolver.Set(node.Ident, node.EndPoint);
         return node;

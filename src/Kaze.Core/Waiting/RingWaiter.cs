@@ -12,7 +12,8 @@ namespace Kaze.Core.Waiting;
 /// The spin is polite: after about a microsecond of pure spinning it offers its core to any
 /// runnable thread (sched_yield) every ~0.5 µs, because on a small machine the thread it waits
 /// for may be queued on this very core. A yield that comes back late means another thread ran
-/// here: this core is shared with a runnable thread. The waiter then moves itself to another
+/// here: this core is shared with a runnable thread. That time does not count against the spin
+/// (which so ends after at most four budgets of wall time), and the waiter moves itself to another
 /// CPU once (at most every 10 ms; see <see cref="CpuAffinity.TryMoveOffCurrentCpu"/>), since
 /// the kernel keeps recently-run threads where they are and two spinners that landed on one
 /// core can stay there for hundreds of milliseconds, each round trip paying context switches,
@@ -43,6 +44,8 @@ internal sealed unsafe class RingWaiter
     // Pauses (~27 ns each here) before the first yield: a peer on another core answers within these.
     private const int SpinsBeforeYielding = 32;
     private const int SpinsBetweenYields = 16;
+    // A spin extended by the time other threads ran (see Spin) still ends after this many budgets.
+    private const int LongestSpinFactor = 4;
 
     private readonly ShmChannel _channel;
     // The futex word this end sleeps on: the data word for a reader, the space word for a writer.
@@ -106,6 +109,7 @@ internal sealed unsafe class RingWaiter
         where TCondition : struct, IWaitCondition
     {
         long budget = _budget.Begin();
+        long began = start;
         long end = Math.Min(deadline, start + budget);
         IReaderCompanion? companion = Companion;
         int i = 0;
@@ -128,16 +132,27 @@ internal sealed unsafe class RingWaiter
             long before = Stopwatch.GetTimestamp();
             Thread.Yield();
             long now = Stopwatch.GetTimestamp();
-            if (now - before > SharedCoreTicks && now - _lastMove > MoveIntervalTicks)
+            if (now - before > SharedCoreTicks)
             {
-                _lastMove = now;
-                CpuAffinity.TryMoveOffCurrentCpu();
+                // Other threads ran on this core meanwhile: that time was theirs, not this spin's.
+                // Counted, a waiter held off its core for longer than its budget would find its
+                // spin over at once and sleep, and pay a wake-up, just as the record is due.
+                end = Math.Min(Math.Min(deadline, began + LongestSpinFactor * budget), end + (now - before));
+                if (now - _lastMove > MoveIntervalTicks)
+                {
+                    _lastMove = now;
+                    CpuAffinity.TryMoveOffCurrentCpu();
+                }
             }
 
             if (companion is not null && companion.Poll())
             {
-                // The companion had work: poll on as if the spin had just begun.
-                end = Math.Min(deadline, Stopwatch.GetTimestamp() + budget);
+                // The companion's work came while this thread polled: the spin paid off as if the
+                // record had come, and a new one begins.
+                _budget.Succeeded(budget);
+                budget = _budget.Begin();
+                began = Stopwatch.GetTimestamp();
+                end = Math.Min(deadline, began + budget);
                 continue;
             }
 

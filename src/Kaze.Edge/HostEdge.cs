@@ -230,6 +230,7 @@ public sealed class HostEdge : IAsyncDisposable
     private void ReadLoop()
     {
         RingReader reader = _channel.Reader;
+        IReaderCompanion? companion = reader.Companion;
         Action<Packet> onPacket = _onPacket!;
         int batch = Math.Max(1, _options.ReleaseBatch);
         int unreleased = 0;
@@ -271,6 +272,12 @@ public sealed class HostEdge : IAsyncDisposable
                     burst = EndBurst();
                 }
 
+                // A long run from the host: the companion's work gets a turn between batches.
+                if (unreleased == 0 && companion is not null)
+                {
+                    companion.Poll();
+                }
+
                 continue;
             }
 
@@ -294,7 +301,7 @@ public sealed class HostEdge : IAsyncDisposable
         }
 
         // Whatever the companion took on is handed back: this thread polls no more.
-        reader.Companion?.Sleeping();
+        companion?.Sleeping();
         if (status == ChannelStatus.Corrupt)
         {
             EdgeLog.Corrupt(_logger, _channel.Name);

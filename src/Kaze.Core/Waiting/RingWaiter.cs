@@ -90,7 +90,7 @@ internal sealed unsafe class RingWaiter
 
             long start = Stopwatch.GetTimestamp();
             long deadline = timeoutTicks < 0 ? long.MaxValue : start + timeoutTicks;
-            if (Spin(condition, start, deadline))
+            if (Spin(condition, start, deadline, ct))
             {
                 return ChannelStatus.Ok;
             }
@@ -105,7 +105,7 @@ internal sealed unsafe class RingWaiter
         }
     }
 
-    private bool Spin<TCondition>(TCondition condition, long start, long deadline)
+    private bool Spin<TCondition>(TCondition condition, long start, long deadline, CancellationToken ct)
         where TCondition : struct, IWaitCondition
     {
         long budget = _budget.Begin();
@@ -147,6 +147,14 @@ internal sealed unsafe class RingWaiter
 
             if (companion is not null && companion.Poll())
             {
+                if (now >= deadline || ct.IsCancellationRequested || _channel.CheckOpen() != ChannelStatus.Ok || _channel.IsPeerKnownDead)
+                {
+                    // Busy as the companion may keep it, the wait still ends: the sleep's checks
+                    // report why at once.
+                    companion.Sleeping();
+                    return false;
+                }
+
                 // The companion's work came while this thread polled: the spin paid off as if the
                 // record had come, and a new one begins.
                 _budget.Succeeded(budget);
@@ -331,7 +339,7 @@ internal sealed unsafe class RingWaiter
             }
 
             start = Stopwatch.GetTimestamp();
-            if (Spin(condition, start, long.MaxValue))
+            if (Spin(condition, start, long.MaxValue, ct))
             {
                 return new ValueTask<ChannelStatus>(ChannelStatus.Ok);
             }

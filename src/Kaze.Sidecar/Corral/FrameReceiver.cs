@@ -67,13 +67,18 @@ internal sealed class FrameReceiver : IDisposable
     /// it sleeps in recv(2).
     /// </summary>
     /// <param name="socket">The connection.</param>
+    /// <param name="spin">False: sleep at once if nothing has arrived (the socket was just polled for a whole spin).</param>
     /// <param name="error">Why the read failed; null otherwise.</param>
     /// <returns>The bytes received; 0 when the peer has closed its side (or on an error).</returns>
-    public int Receive(Socket socket, out string? error)
+    public int Receive(Socket socket, bool spin, out string? error)
     {
         MakeRoom();
         SocketIo.IoStatus status = SocketIo.TryReceive(socket, _buffer.AsSpan(_end), out int ready, out error);
-        if (status == SocketIo.IoStatus.WouldBlock)
+        if (status == SocketIo.IoStatus.WouldBlock && !spin)
+        {
+            status = SocketIo.ReceiveBlocking(socket, _buffer.AsSpan(_end), out ready, out error);
+        }
+        else if (status == SocketIo.IoStatus.WouldBlock)
         {
             long start = Stopwatch.GetTimestamp();
             status = SpinReceive(socket, start, out ready, out error);

@@ -113,6 +113,7 @@ internal sealed class PeerConnection : IHandshakeTransport
     private bool _lentFin;
     private ConnectionFailure? _lentFailure;
     private string? _lentReason;
+    private bool _quietAfterLoan;
 
     // Completed when the connection's thread has finished.
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -543,7 +544,8 @@ internal sealed class PeerConnection : IHandshakeTransport
                 continue;
             }
 
-            string? error = ReceiveMore(out completed);
+            string? error = ReceiveMore(out completed, spin: !_quietAfterLoan);
+            _quietAfterLoan = false;
             if (error is not null)
             {
                 Fail(ConnectionFailure.PeerClosed, error);
@@ -610,28 +612,50 @@ internal sealed class PeerConnection : IHandshakeTransport
         _lentFin = false;
         _lentFailure = null;
         _lentReason = null;
+        _quietAfterLoan = false;
         Volatile.Write(ref _loan, LoanLent);
-        lender.Add(this);
-
-        // The reader may have gone to sleep before it saw this one: take it back then.
-        if (!lender.IsPolling && TryReclaim(lender))
+        bool done = false;
+        try
         {
-            return false;
-        }
+            lender.Add(this);
 
-        while (true)
-        {
-            _loanReturned.Wait(lender.StaleAfter);
-            _loanReturned.Reset();
-            if (Volatile.Read(ref _loan) == LoanOwn)
+            // Pairs with Sleeping (which clears "awake", then looks at the lent list): either it
+            // sees this connection, or this sees it asleep and takes the reads back.
+            Interlocked.MemoryBarrier();
+            if (!lender.IsPolling && TryReclaim(lender))
             {
-                // Given back by the edge's reader, which wrote the outcome first.
-                return true;
+                done = true;
+                return false;
             }
 
-            if (!lender.PolledRecently && TryReclaim(lender))
+            while (true)
             {
-                return false;
+                _loanReturned.Wait(lender.UntilStale);
+                _loanReturned.Reset();
+                if (Volatile.Read(ref _loan) == LoanOwn)
+                {
+                    // Given back by the edge's reader, which wrote the outcome first.
+                    done = true;
+                    return true;
+                }
+
+                if (!lender.PolledRecently && TryReclaim(lender))
+                {
+                    done = true;
+                    return false;
+                }
+            }
+        }
+        finally
+        {
+            if (!done)
+            {
+                // Leaving on an exception: the reads must be this thread's again before the
+                // connection ends and its buffer goes back to the pool.
+                while (Volatile.Read(ref _loan) != LoanOwn && !TryReclaim(lender))
+                {
+                    Thread.Yield();
+                }
             }
         }
     }
@@ -722,6 +746,9 @@ internal sealed class PeerConnection : IHandshakeTransport
     {
         if (Interlocked.CompareExchange(ref _loan, LoanOwn, LoanLent) == LoanLent)
         {
+            // The edge's reader found nothing here or in the ring for a whole spin: the next
+            // read sleeps at once instead of polling the same quiet socket again.
+            _quietAfterLoan = true;
             _corral.Lender?.Remove(this);
             _loanReturned.Set();
         }
@@ -769,9 +796,9 @@ internal sealed class PeerConnection : IHandshakeTransport
     }
 
     /// <summary>Waits until bytes arrive; null, or why the read failed (the connection is then over).</summary>
-    private string? ReceiveMore(out bool completed)
+    private string? ReceiveMore(out bool completed, bool spin = true)
     {
-        int received = _receiver.Receive(_socket!, out string? error);
+        int received = _receiver.Receive(_socket!, spin, out string? error);
         if (error is not null)
         {
             completed = true;

@@ -133,7 +133,8 @@ public sealed class PeerCorral : IAsyncDisposable
 
     /// <summary>
     /// The host edge's reader, to which connections lend their reads while it polls
-    /// (<see cref="ReadLender"/>); null for a node without a host. Set before the first connection.
+    /// (<see cref="ReadLender"/>); set by the sidecar before the first connection. Connections
+    /// lend only while it is polled: never with no host (`kaze sidecar`), nor when it is null.
     /// </summary>
     internal ReadLender? Lender { get; set; }
 

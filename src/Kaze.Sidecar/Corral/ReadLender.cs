@@ -27,8 +27,9 @@ namespace Kaze.Sidecar.Corral;
 /// <item>when anything other than packets arrives: the peer's FIN, an error, a bad frame (the
 /// connection's thread handles those, as it would have);</item>
 /// <item>when the edge's reader has not polled for <see cref="StaleAfter"/> (a pipeline step that
-/// blocks it, or a long run of packets from the host): the connection's thread takes it back
-/// and reads for itself, and lends nothing to a reader that stale.</item>
+/// blocks it): the connection's thread takes it back and reads for itself, and lends nothing to
+/// a reader that stale. During a long run of packets from the host the edge's reader polls
+/// between batches.</item>
 /// </list>
 /// A connection is read by one thread at a time: the state moves Own → Lent (its thread) →
 /// Reading → Lent (the edge's reader, around each read) → Own (whoever ends the loan), by
@@ -69,6 +70,16 @@ internal sealed class ReadLender : IReaderCompanion
 
     /// <summary>The edge's reader polled within <see cref="StaleAfter"/>.</summary>
     public bool PolledRecently => Stopwatch.GetTimestamp() - Volatile.Read(ref _lastPoll) < _staleTicks;
+
+    /// <summary>How long until the edge's reader is stale if it does not poll again (zero if it is).</summary>
+    public TimeSpan UntilStale
+    {
+        get
+        {
+            long left = Volatile.Read(ref _lastPoll) + _staleTicks - Stopwatch.GetTimestamp();
+            return left <= 0 ? TimeSpan.Zero : TimeSpan.FromTicks(left * TimeSpan.TicksPerSecond / Stopwatch.Frequency + 1);
+        }
+    }
 
     /// <summary>Connections lent now; for tests.</summary>
     internal int LentCount => Volatile.Read(ref _lent).Length;

@@ -235,7 +235,8 @@ public sealed class SidecarApp : IAsyncDisposable
         {
             try
             {
-                // With a host, the edge's reader also reads the peer connections while it polls.
+                // With a host, the edge's reader also reads the peer connections while it polls
+                // (without one nothing polls the lender, and connections never lend).
                 corral.Lender = new ReadLender();
                 node.UseMesh(new CorralLink(corral), corral.Lender);
                 node.Start();

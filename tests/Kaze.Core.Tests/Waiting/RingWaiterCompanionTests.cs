@@ -53,6 +53,41 @@ public sealed class RingWaiterCompanionTests : IDisposable
         pair.Reader.Release();
     }
 
+    [Fact]
+    public void WaitToRead_CompanionAlwaysBusy_TheTimeoutStillEndsTheWait()
+    {
+        using ChannelPair pair = _channels.CreatePair();
+        var companion = new RecordingCompanion(_ => true);
+        pair.Reader.Companion = companion;
+
+        // On its own thread: a wait that ignored its timeout would spin for good.
+        var call = BlockingCall<ChannelStatus>.Start("reader", () => pair.Reader.WaitToRead(TimeSpan.FromMilliseconds(50)));
+
+        Assert.Equal(ChannelStatus.TimedOut, call.Result(Deadline.Short, "the 50 ms wait with a busy companion to time out"));
+        Assert.Equal(1, companion.Sleepings);
+    }
+
+    [Fact]
+    public void WaitToRead_CompanionAlwaysBusy_TheOtherSideClosingEndsTheWait()
+    {
+        using ChannelPair pair = _channels.CreatePair();
+        var companion = new RecordingCompanion(polls =>
+        {
+            if (polls == 1_000)
+            {
+                pair.Sidecar.Close();
+            }
+
+            return true;
+        });
+        pair.Reader.Companion = companion;
+
+        var call = BlockingCall<ChannelStatus>.Start("reader", () => pair.Reader.WaitToRead(Deadline.Default));
+
+        Assert.Equal(ChannelStatus.Closed, call.Result(Deadline.Short, "the wait with a busy companion to see the close"));
+        Assert.Equal(1, companion.Sleepings);
+    }
+
     /// <summary>Records P for each poll and S for each sleep; <c>hasWork</c> gets the poll's number (from 1).</summary>
     private sealed class RecordingCompanion(Func<int, bool> hasWork) : IReaderCompanion
     {

@@ -106,6 +106,21 @@ public sealed class ReadLenderTests
         await pair.ReceiveInOrderAsync(first: 1, count: 20);
     }
 
+    [Fact]
+    public async Task CorralStopsWhileLent_ConnectionsEndAndThePollerGoesOn()
+    {
+        var lender = new ReadLender(NeverStale);
+        using var poller = new EdgePoller(lender);
+        Pair pair = await Pair.StartAsync(lender);
+        await pair.LentAsync(poller);
+
+        // The poller is still polling: B's connection ends while its reads are lent.
+        await pair.DisposeAsync().AsTask().Within("both corrals to stop while B's reads are lent");
+
+        Assert.Equal(0, lender.LentCount);
+        Assert.True(lender.IsPolling);
+    }
+
     /// <summary>Corral A sends to corral B, whose connections lend their reads to <c>lender</c>.</summary>
     private sealed class Pair : IAsyncDisposable
     {

@@ -17,7 +17,9 @@ namespace Kaze.Core.Waiting;
 /// CPU once (at most every 10 ms; see <see cref="CpuAffinity.TryMoveOffCurrentCpu"/>), since
 /// the kernel keeps recently-run threads where they are and two spinners that landed on one
 /// core can stay there for hundreds of milliseconds, each round trip paying context switches,
-/// while the other core idles.
+/// while the other core idles. A move after which the core is shared again within 1 ms found no
+/// free core (more polling threads than cores, as in a mesh call on two cores): the least time
+/// between moves then doubles, up to 1 s, until a move helps (<see cref="MovePacer"/>).
 ///
 /// A <see cref="Companion"/> is polled at each yield, and told before the waiter sleeps: the
 /// sidecar's edge reader so reads the peer connections too, and while it is awake their own
@@ -40,7 +42,6 @@ internal sealed unsafe class RingWaiter
     private static readonly long LivenessTicks = (long)(LivenessInterval.TotalSeconds * Stopwatch.Frequency);
     // sched_yield returns in ~0.6 µs when nothing else wants the core; later than this, something ran.
     private static readonly long SharedCoreTicks = Stopwatch.Frequency / 1_000_000 * 3;
-    private static readonly long MoveIntervalTicks = Stopwatch.Frequency / 100;        // 10 ms
     // Pauses (~27 ns each here) before the first yield: a peer on another core answers within these.
     private const int SpinsBeforeYielding = 32;
     private const int SpinsBetweenYields = 16;
@@ -52,8 +53,8 @@ internal sealed unsafe class RingWaiter
     private readonly int* _futex;
     // How long to spin before sleeping (see SpinBudget); used by the one thread waiting at a time.
     private SpinBudget _budget;
-    // When this waiter last moved itself off a shared core (Stopwatch ticks).
-    private long _lastMove = long.MinValue / 2;
+    // When this waiter moves itself off a shared core.
+    private MovePacer _moves;
     private AsyncWaitWorker? _asyncWorker;
 
     public RingWaiter(ShmChannel channel, int* futex)
@@ -138,9 +139,8 @@ internal sealed unsafe class RingWaiter
                 // Counted, a waiter held off its core for longer than its budget would find its
                 // spin over at once and sleep, and pay a wake-up, just as the record is due.
                 end = Math.Min(Math.Min(deadline, began + LongestSpinFactor * budget), end + (now - before));
-                if (now - _lastMove > MoveIntervalTicks)
+                if (_moves.SharedAt(now))
                 {
-                    _lastMove = now;
                     CpuAffinity.TryMoveOffCurrentCpu();
                 }
             }

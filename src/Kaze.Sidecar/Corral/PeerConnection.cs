@@ -744,11 +744,13 @@ internal sealed class PeerConnection : IHandshakeTransport
     /// <summary>On the edge's reader, before it sleeps: gives lent reads back to the connection's thread.</summary>
     internal void ReturnLoan()
     {
+        // The edge's reader found nothing here or in the ring for a whole spin: the next read
+        // sleeps at once instead of polling the same quiet socket again. Written before the
+        // state, which publishes it (if the reads were taken back meanwhile, it only spares
+        // one read's polling).
+        _quietAfterLoan = true;
         if (Interlocked.CompareExchange(ref _loan, LoanOwn, LoanLent) == LoanLent)
         {
-            // The edge's reader found nothing here or in the ring for a whole spin: the next
-            // read sleeps at once instead of polling the same quiet socket again.
-            _quietAfterLoan = true;
             _corral.Lender?.Remove(this);
             _loanReturned.Set();
         }

@@ -72,33 +72,27 @@ internal sealed class FrameReceiver : IDisposable
     /// <returns>The bytes received; 0 when the peer has closed its side (or on an error).</returns>
     public int Receive(Socket socket, bool spin, out string? error)
     {
-        MakeRoom();
-        SocketIo.IoStatus status = SocketIo.TryReceive(socket, _buffer.AsSpan(_end), out int ready, out error);
-        if (status == SocketIo.IoStatus.WouldBlock && !spin)
-        {
-            status = SocketIo.ReceiveBlocking(socket, _buffer.AsSpan(_end), out ready, out error);
-        }
-        else if (status == SocketIo.IoStatus.WouldBlock)
+        SocketIo.IoStatus status = ReceiveNow(socket, out int ready, out error);
+        if (status == SocketIo.IoStatus.WouldBlock)
         {
             long start = Stopwatch.GetTimestamp();
-            status = SpinReceive(socket, start, out ready, out error);
+            status = spin ? SpinReceive(socket, start, out ready, out error) : SocketIo.IoStatus.WouldBlock;
             if (status == SocketIo.IoStatus.WouldBlock)
             {
                 status = SocketIo.ReceiveBlocking(socket, _buffer.AsSpan(_end), out ready, out error);
-                if (status == SocketIo.IoStatus.Done)
+                if (status == SocketIo.IoStatus.Done && spin)
                 {
                     _spin.Slept(start, Stopwatch.GetTimestamp());
                 }
             }
+
+            if (status == SocketIo.IoStatus.Done)
+            {
+                _end += ready;
+            }
         }
 
-        if (status != SocketIo.IoStatus.Done)
-        {
-            return 0;
-        }
-
-        _end += ready;
-        return ready;
+        return status == SocketIo.IoStatus.Done ? ready : 0;
     }
 
     /// <summary>Appends what has already arrived from <paramref name="socket"/>, never waiting (room is made first, as for <see cref="Receive"/>).</summary>

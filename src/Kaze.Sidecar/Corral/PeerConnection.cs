@@ -109,7 +109,6 @@ internal sealed class PeerConnection : IHandshakeTransport
     // Not disposed: the edge's reader may still Set it after the connection has ended (without a
     // wait handle, which nothing asks for, it holds no OS resource).
     private readonly ManualResetEventSlim _loanReturned = new(false, spinCount: 0);
-    private string? _lentError;
     private bool _lentFin;
     private ConnectionFailure? _lentFailure;
     private string? _lentReason;
@@ -534,12 +533,6 @@ internal sealed class PeerConnection : IHandshakeTransport
                     return;
                 }
 
-                if (_lentError is not null)
-                {
-                    Fail(ConnectionFailure.PeerClosed, _lentError);
-                    return;
-                }
-
                 completed = _lentFin;
                 continue;
             }
@@ -608,7 +601,6 @@ internal sealed class PeerConnection : IHandshakeTransport
             return false;
         }
 
-        _lentError = null;
         _lentFin = false;
         _lentFailure = null;
         _lentReason = null;
@@ -697,7 +689,8 @@ internal sealed class PeerConnection : IHandshakeTransport
 
             if (status == SocketIo.IoStatus.Failed)
             {
-                _lentError = error ?? "the connection failed";
+                _lentFailure = ConnectionFailure.PeerClosed;
+                _lentReason = error ?? "the connection failed";
                 return true;
             }
 

@@ -233,11 +233,13 @@ public sealed class SidecarApp : IAsyncDisposable
         // starts without one more state machine to compile.
         public Task StartAsync(CancellationToken cancellationToken)
         {
+            bool corralStarts = settings.Listen is not null || settings.Nodes.Count > 0;
             try
             {
                 // With a host, the edge's reader also reads the peer connections while it polls
-                // (without one nothing polls the lender, and connections never lend).
-                corral.Lender = new ReadLender();
+                // (without one nothing polls the lender, and connections never lend). A sidecar
+                // with no corral to start (`kaze run --listen off`) gives its reader nothing to poll.
+                corral.Lender = corralStarts ? new ReadLender() : null;
                 node.UseMesh(new CorralLink(corral), corral.Lender);
                 node.Start();
             }
@@ -246,7 +248,7 @@ public sealed class SidecarApp : IAsyncDisposable
                 return Task.FromException(e);
             }
 
-            return settings.Listen is not null || settings.Nodes.Count > 0 ? StartCorralAsync(cancellationToken) : Task.CompletedTask;
+            return corralStarts ? StartCorralAsync(cancellationToken) : Task.CompletedTask;
         }
 
         private async Task StartCorralAsync(CancellationToken cancellationToken)

@@ -71,9 +71,7 @@ public sealed class ReadLenderTests
         await using Pair pair = await Pair.StartAsync(lender);
         using var poller = new EdgePoller(lender);
         await pair.LentAsync(poller);
-        using RawPeer raw = await RawPeer.ConnectAsync(pair.B.EndPoint);
-        await raw.HelloAsync(new Ident(7));
-        await Eventually.True(() => lender.LentCount == 2, "the raw peer's connection to lend its reads too", details: pair.B.Describe);
+        using RawPeer raw = await pair.RawPeerLentAsync();
 
         // A plausible length, then a header length beyond the frame.
         await raw.SendAsync([0x10, 0, 0, 0, 0xFF, 0xFF, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
@@ -93,9 +91,7 @@ public sealed class ReadLenderTests
         await using Pair pair = await Pair.StartAsync(lender);
         using var poller = new EdgePoller(lender);
         await pair.LentAsync(poller);
-        RawPeer raw = await RawPeer.ConnectAsync(pair.B.EndPoint);
-        await raw.HelloAsync(new Ident(7));
-        await Eventually.True(() => lender.LentCount == 2, "the raw peer's connection to lend its reads too", details: pair.B.Describe);
+        RawPeer raw = await pair.RawPeerLentAsync();
 
         raw.Dispose();
 
@@ -161,17 +157,15 @@ public sealed class ReadLenderTests
             }
         }
 
-        public async Task ReceiveInOrderAsync(int first, int count)
+        public Task ReceiveInOrderAsync(int first, int count) => TestNode.ReceiveInOrderAsync(B, A.Ident, count, first);
+
+        /// <summary>A raw peer (ident 0.0.0.7) connected to B, once its connection has lent its reads too.</summary>
+        public async Task<RawPeer> RawPeerLentAsync()
         {
-            for (int expected = first; expected < first + count; expected++)
-            {
-                (Packet packet, Ident from) = await B.ReceiveAsync($"packet {expected} from A at B");
-                using (packet)
-                {
-                    Assert.Equal(A.Ident, from);
-                    Assert.Equal(expected, TestNode.SequenceOf(packet));
-                }
-            }
+            RawPeer raw = await RawPeer.ConnectAsync(B.EndPoint);
+            await raw.HelloAsync(new Ident(7));
+            await Eventually.True(() => Lender.LentCount == 2, "the raw peer's connection to lend its reads too", details: B.Describe);
+            return raw;
         }
 
         public async ValueTask DisposeAsync()

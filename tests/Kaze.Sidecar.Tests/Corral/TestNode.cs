@@ -91,10 +91,10 @@ internal sealed class TestNode : IAsyncDisposable
 
     public static int SequenceOf(Packet packet) => BinaryPrimitives.ReadInt32LittleEndian(packet.BodySpan);
 
-    /// <summary>Receives <paramref name="count"/> packets at <paramref name="at"/>, asserting they come from <paramref name="from"/> numbered 0, 1, 2… in order.</summary>
-    public static async Task ReceiveInOrderAsync(TestNode at, Ident from, int count)
+    /// <summary>Receives <paramref name="count"/> packets at <paramref name="at"/>, asserting they come from <paramref name="from"/> numbered <paramref name="first"/>, first + 1… in order.</summary>
+    public static async Task ReceiveInOrderAsync(TestNode at, Ident from, int count, int first = 0)
     {
-        for (int expected = 0; expected < count; expected++)
+        for (int expected = first; expected < first + count; expected++)
         {
             (Packet packet, Ident sender) = await at.ReceiveAsync($"packet {expected} from {from} at {at.Ident}");
             using (packet)

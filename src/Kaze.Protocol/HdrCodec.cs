@@ -14,13 +14,11 @@ internal static class HdrCodec
     // decoders mutated frames to keep this true.
     public static bool TryParse(ReadOnlySpan<byte> bytes, [NotNullWhen(true)] out Hdr? header)
     {
-        try
+        var parsed = new Hdr();
+        if (TryParseInto(bytes, parsed))
         {
-            header = Hdr.Parser.ParseFrom(bytes);
+            header = parsed;
             return true;
-        }
-        catch (InvalidProtocolBufferException)
-        {
         }
 
         header = null;
@@ -30,6 +28,13 @@ internal static class HdrCodec
     /// <summary>Clears <paramref name="header"/> and parses into it; false (and a partly filled header) on bad bytes.</summary>
     public static bool TryParseInto(ReadOnlySpan<byte> bytes, Hdr header)
     {
+        header.Clear();
+        if (header.TryMergePlain(bytes))
+        {
+            return true;
+        }
+
+        // Not a plain header (see HdrFastPath.cs): Google.Protobuf parses it, or refuses it, from the start.
         header.Clear();
         try
         {

@@ -46,7 +46,7 @@ public static class RingFraming
     {
         ArgumentNullException.ThrowIfNull(header);
         ArgumentOutOfRangeException.ThrowIfNegative(bodyLength);
-        return CheckedSize(PrefixSize + (long)header.CalculateSize() + bodyLength);
+        return CheckedSize(PrefixSize + (long)header.WireSize() + bodyLength);
     }
 
     /// <summary>Writes a whole payload (header length, header, body) at the start of <paramref name="destination"/>.</summary>
@@ -61,7 +61,7 @@ public static class RingFraming
     public static int Write(Span<byte> destination, Hdr header, ReadOnlySpan<byte> body)
     {
         ArgumentNullException.ThrowIfNull(header);
-        int headerLength = header.CalculateSize();
+        int headerLength = header.WireSize();
         int size = CheckedSize(PrefixSize + (long)headerLength + body.Length);
         if (destination.Length < size)
         {
@@ -98,7 +98,7 @@ public static class RingFraming
             ThrowHelper.ThrowDestinationTooSmall(nameof(destination), payloadSize, destination.Length);
         }
 
-        // WriteTo(Span) throws unless the header encodes to exactly headerLength bytes.
+        // WriteWire, like WriteTo(Span), throws unless the header encodes to exactly headerLength bytes.
         WriteCore(destination, header, headerLength, body);
         return payloadSize;
     }
@@ -113,7 +113,7 @@ public static class RingFraming
     public static int WriteHeader(Span<byte> destination, Hdr header)
     {
         ArgumentNullException.ThrowIfNull(header);
-        int headerLength = header.CalculateSize();
+        int headerLength = header.WireSize();
         int size = PrefixSize + headerLength;
         if (destination.Length < size)
         {
@@ -198,8 +198,8 @@ public static class RingFraming
     internal static void WriteCore(Span<byte> destination, Hdr header, int headerLength, ReadOnlySpan<byte> body)
     {
         BinaryPrimitives.WriteUInt32LittleEndian(destination[HeaderLengthOffset..], (uint)headerLength);
-        // WriteTo(Span) demands a span of exactly the encoded size.
-        header.WriteTo(destination.Slice(HeaderOffset, headerLength));
+        // WriteWire, like WriteTo(Span), demands a span of exactly the encoded size.
+        header.WriteWire(destination.Slice(HeaderOffset, headerLength));
         body.CopyTo(destination[(HeaderOffset + headerLength)..]);
     }
 

@@ -59,7 +59,7 @@ public static class TcpFraming
     {
         ArgumentNullException.ThrowIfNull(header);
         ArgumentOutOfRangeException.ThrowIfNegative(bodyLength);
-        return RingFraming.CheckedSize(PrefixSize + (long)header.CalculateSize() + bodyLength);
+        return RingFraming.CheckedSize(PrefixSize + (long)header.WireSize() + bodyLength);
     }
 
     /// <summary>Writes one frame at the start of <paramref name="destination"/>.</summary>
@@ -71,7 +71,7 @@ public static class TcpFraming
     public static int Write(Span<byte> destination, Hdr header, ReadOnlySpan<byte> body)
     {
         ArgumentNullException.ThrowIfNull(header);
-        int headerLength = header.CalculateSize();
+        int headerLength = header.WireSize();
         int size = RingFraming.CheckedSize(PrefixSize + (long)headerLength + body.Length);
         if (destination.Length < size)
         {
@@ -93,7 +93,7 @@ public static class TcpFraming
     {
         ArgumentNullException.ThrowIfNull(writer);
         ArgumentNullException.ThrowIfNull(header);
-        int headerLength = header.CalculateSize();
+        int headerLength = header.WireSize();
         int size = RingFraming.CheckedSize(PrefixSize + (long)headerLength + body.Length);
 
         // Only the prefix and the header need one contiguous span; a large body must not make the
@@ -102,7 +102,7 @@ public static class TcpFraming
         Span<byte> span = writer.GetSpan(head);
         BinaryPrimitives.WriteUInt32LittleEndian(span[TotalLengthOffset..], (uint)(size - TotalLengthSize));
         BinaryPrimitives.WriteUInt32LittleEndian(span[HeaderLengthOffset..], (uint)headerLength);
-        header.WriteTo(span.Slice(HeaderOffset, headerLength));
+        header.WriteWire(span.Slice(HeaderOffset, headerLength));
         writer.Advance(head);
         if (!body.IsEmpty)
         {

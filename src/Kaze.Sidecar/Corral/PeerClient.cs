@@ -137,7 +137,7 @@ public sealed class PeerClient : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(packet);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        long total = sizeof(uint) + (long)packet.Header.CalculateSize() + packet.BodyLength;
+        long total = sizeof(uint) + (long)packet.Header.WireSize() + packet.BodyLength;
         if (total > MaxFrameSize)
         {
             throw new PeerClientException(ConnectionFailure.FrameTooLarge, $"the packet's frame is {total} bytes, over the {MaxFrameSize} bytes agreed with {Describe()}");

@@ -208,7 +208,7 @@ public sealed class PeerCorral : IAsyncDisposable
         }
 
         // The limit is on the frame's total length field: header length field + header + body.
-        long total = sizeof(uint) + (long)packet.Header.CalculateSize() + packet.BodyLength;
+        long total = sizeof(uint) + (long)packet.Header.WireSize() + packet.BodyLength;
         if (total > Options.MaxFrameSize)
         {
             return SendResult.TooLarge;

@@ -10,9 +10,9 @@ using Kaze.Protocol;
 namespace Kaze.Benchmarks.Sidecar;
 
 /// <summary>
-/// <c>mesh [--json FILE] [--calls N]</c>: two real `kaze run` sidecars on loopback, each with a
+/// <c>mesh [--json FILE] [--calls N] [--depth N]</c>: two real `kaze run` sidecars on loopback, each with a
 /// host; host A calls host B (A → sidecar A → TCP → sidecar B → B and back), one call in flight
-/// and pipelined. The baselines, measured in the same run: a plain .NET TCP loopback ping-pong
+/// and pipelined (<c>--depth</c> calls in flight, 64 by default). The baselines, measured in the same run: a plain .NET TCP loopback ping-pong
 /// between two processes, and the same pair with as many frames in flight, batched at both ends.
 /// The share of CPU time the hypervisor stole during each phase is reported beside the figures.
 /// </summary>
@@ -21,7 +21,7 @@ internal static class MeshHarness
     public const string Command = "mesh";
     public const string CallerCommand = "mesh-caller";
     public const string ServerCommand = "mesh-server";
-    private const int PipelineDepth = 64;
+    private const int DefaultPipelineDepth = 64;
     private const int PipelinedWindows = 5;
     private static readonly Ident CallerIdent = new(0x0000_0A01);
     private static readonly Ident ServerIdent = new(0x0000_0A02);
@@ -30,6 +30,7 @@ internal static class MeshHarness
     {
         string? json = null;
         int calls = 100_000;
+        int depth = DefaultPipelineDepth;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -40,8 +41,12 @@ internal static class MeshHarness
                 case "--calls" when i + 1 < args.Length:
                     calls = int.Parse(args[++i], CultureInfo.InvariantCulture);
                     break;
+                case "--depth" when i + 1 < args.Length && int.TryParse(args[i + 1], CultureInfo.InvariantCulture, out int d) && d > 0:
+                    depth = d;
+                    i++;
+                    break;
                 default:
-                    Console.Error.WriteLine("usage: mesh [--json FILE] [--calls N]");
+                    Console.Error.WriteLine("usage: mesh [--json FILE] [--calls N] [--depth N]  (--depth: calls in flight in the pipelined phase and its TCP baseline, default 64)");
                     return 2;
             }
         }
@@ -58,11 +63,12 @@ internal static class MeshHarness
                 "--node", $"{CallerIdent}=127.0.0.1:{portA}", "--channel", $"bench-mesh-b-{Environment.ProcessId}",
                 "--", "dotnet", SidecarHarnessSupport.SelfDll, ServerCommand))!;
 
-            Progress($"sidecar A ({CallerIdent}, 127.0.0.1:{portA}): {calls} calls to B one at a time, then {PipelinedWindows} windows of {calls} with {PipelineDepth} in flight");
+            Progress($"sidecar A ({CallerIdent}, 127.0.0.1:{portA}): {calls} calls to B one at a time, then {PipelinedWindows} windows of {calls} with {depth} in flight");
             using (Process caller = Process.Start(SidecarHarnessSupport.Kaze(
                 "run", "--ident", CallerIdent.ToString(), "--listen", $"127.0.0.1:{portA}", "--metrics", "off",
                 "--node", $"{ServerIdent}=127.0.0.1:{portB}", "--channel", $"bench-mesh-a-{Environment.ProcessId}",
-                "--", "dotnet", SidecarHarnessSupport.SelfDll, CallerCommand, calls.ToString(CultureInfo.InvariantCulture), results))!)
+                "--", "dotnet", SidecarHarnessSupport.SelfDll, CallerCommand, calls.ToString(CultureInfo.InvariantCulture), results,
+                calls.ToString(CultureInfo.InvariantCulture), depth.ToString(CultureInfo.InvariantCulture)))!)
             {
                 if (!caller.WaitForExit(TimeSpan.FromMinutes(5)))
                 {
@@ -86,15 +92,16 @@ internal static class MeshHarness
                 }
             }
 
-            Progress($"baselines: .NET TCP loopback between two processes, 64 B: ping-pong, then {PipelineDepth} in flight");
+            Progress($"baselines: .NET TCP loopback between two processes, 64 B: ping-pong, then {depth} in flight");
             LatencyStats tcp = SocketBaselines.TcpRoundTrips(64, 50_000, 5_000, CancellationToken.None);
-            double tcpPipelined = SocketBaselines.TcpPipelined(64, 1_000_000, PipelineDepth, CancellationToken.None);
+            double tcpPipelined = SocketBaselines.TcpPipelined(64, 1_000_000, depth, CancellationToken.None);
             double p50 = figures[0].Value;
             double pipelined = figures[4].Value;
             figures.Add(("tcp_rtt_p50_us", tcp.P50Us, "", null));
             figures.Add(("tcp_rtt_p99_us", tcp.P99Us, "", null));
             figures.Add(("rpc_rtt_p50_minus_tcp_us", p50 - tcp.P50Us, "≤ 30 µs", p50 - tcp.P50Us <= 30));
             figures.Add(("tcp_calls_per_s_pipelined", tcpPipelined, "", null));
+            figures.Add(("pipeline_depth", depth, "", null));
             figures[4] = (figures[4].Name, pipelined, "≥ 200,000", pipelined >= 200_000);
             Print(figures);
             if (json is not null)
@@ -154,16 +161,17 @@ internal static class MeshHarness
     {
         int calls = int.Parse(args[0], CultureInfo.InvariantCulture);
         string results = args[1];
-        // For profiling the pipelined phase alone: mesh-caller <calls> <results> [<pipelined calls>].
+        // For profiling the pipelined phase alone: mesh-caller <calls> <results> [<pipelined calls> [<depth>]].
         int pipelinedCalls = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : calls;
+        int depth = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : DefaultPipelineDepth;
         // Each call's continuation runs on the client's reader thread (nothing after an await here
         // blocks), as a latency-minded host would do: no thread-pool hop per call.
         using KazeClient client = KazeClient.ConnectFromEnvironment(new KazeClientOptions { CompleteCallsInline = true });
         client.Start();
-        return CallerAsync(client, calls, pipelinedCalls, results).GetAwaiter().GetResult();
+        return CallerAsync(client, calls, pipelinedCalls, depth, results).GetAwaiter().GetResult();
     }
 
-    private static async Task<int> CallerAsync(KazeClient client, int calls, int pipelinedCalls, string results)
+    private static async Task<int> CallerAsync(KazeClient client, int calls, int pipelinedCalls, int depth, string results)
     {
         byte[] body = new byte[64];
         var timeout = TimeSpan.FromSeconds(10);
@@ -214,7 +222,7 @@ internal static class MeshHarness
             }
 
             long windowStart = Stopwatch.GetTimestamp();
-            var lanes = new Task[PipelineDepth];
+            var lanes = new Task[depth];
             for (int i = 0; i < lanes.Length; i++)
             {
                 lanes[i] = Lane();

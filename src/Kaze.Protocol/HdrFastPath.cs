@@ -18,6 +18,9 @@ public sealed partial class Hdr
     // and replaced whole, so readers on any thread see an entry or its successor, never a mix.
     private static readonly BodyTypeEntry?[] s_bodyTypes = new BodyTypeEntry?[64];
 
+    // Boxed destination idents, by their low bits.
+    private static readonly object?[] s_identBoxes = new object?[64];
+
     // Longer body types are decoded each time: they are rare, and the cache stays small.
     private const int MaxCachedBodyTypeBytes = 64;
 
@@ -177,7 +180,9 @@ public sealed partial class Hdr
                     Rsp = value;
                     break;
                 case TagDstIdent:
-                    DstIdent = value;
+                    // The oneof holds its value boxed; a node sees few destinations, so the box is shared.
+                    routeType_ = BoxedIdent(value);
+                    routeTypeCase_ = RouteTypeOneofCase.DstIdent;
                     break;
                 default:
                     return false;
@@ -185,6 +190,21 @@ public sealed partial class Hdr
         }
 
         return true;
+    }
+
+    private static object BoxedIdent(uint value)
+    {
+        // A boxed uint never changes, so one box can stand in any number of headers.
+        ref object? slot = ref s_identBoxes[value & (uint)(s_identBoxes.Length - 1)];
+        object? box = Volatile.Read(ref slot);
+        if (box is uint cached && cached == value)
+        {
+            return box;
+        }
+
+        box = value;
+        Volatile.Write(ref slot, box);
+        return box;
     }
 
     private static string BodyTypeOf(ReadOnlySpan<byte> utf8)

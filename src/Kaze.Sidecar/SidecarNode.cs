@@ -29,6 +29,8 @@ public sealed class SidecarNode : IAsyncDisposable
     private PacketDelegate? _pipeline;
     private HostGate? _hostGate;
     private IMeshLink? _mesh;
+    // The replier of the peer the last network packet came from; replaced whole, so any thread reads one that is complete.
+    private volatile PeerReplier? _lastReplier;
 
     // Polled by the edge's reader: the corral's connections lend it their reads (null: none).
     private ReadLender? _readLender;
@@ -133,7 +135,15 @@ public sealed class SidecarNode : IAsyncDisposable
             return;
         }
 
-        Run(new PacketContext(packet, PacketOrigin.Network, from, new PeerReplier(this, from)));
+        // Packets come in runs from one peer: its replier is made once per run, not per packet.
+        PeerReplier? replier = _lastReplier;
+        if (replier is null || replier.Peer != from)
+        {
+            replier = new PeerReplier(this, from);
+            _lastReplier = replier;
+        }
+
+        Run(new PacketContext(packet, PacketOrigin.Network, from, replier));
     }
 
     /// <summary>Only this sidecar may tell its host to exit: a kaze.exit from the host or the network is dropped.</summary>
@@ -266,6 +276,8 @@ public sealed class SidecarNode : IAsyncDisposable
     /// <summary>Answers go back to the peer the packet came from (or wherever the router sends the answer's destination).</summary>
     private sealed class PeerReplier(SidecarNode node, Ident peer) : IPacketReplier
     {
+        public Ident Peer => peer;
+
         public bool TrySend(Packet packet)
         {
             if (node._mesh is not null && node._mesh.TrySend(peer, packet, out _))

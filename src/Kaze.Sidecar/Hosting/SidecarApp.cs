@@ -1,3 +1,4 @@
+using Kaze.Core.Waiting;
 using Kaze.Plugin;
 using Kaze.Protocol;
 using Kaze.Resolver;
@@ -234,6 +235,12 @@ public sealed class SidecarApp : IAsyncDisposable
         public Task StartAsync(CancellationToken cancellationToken)
         {
             bool corralStarts = settings.Listen is not null || settings.Nodes.Count > 0;
+            string? spin = Environment.GetEnvironmentVariable(SpinBudget.MaxSpinVariable);
+            if (spin is not null && !SpinBudget.IsValidSetting(spin))
+            {
+                HostingLog.BadSpinSetting(logger, SpinBudget.MaxSpinVariable, spin, SpinBudget.MaxMicroseconds(null, Environment.ProcessorCount));
+            }
+
             try
             {
                 // With a host, the edge's reader also reads the peer connections while it polls
@@ -334,4 +341,7 @@ internal static partial class HostingLog
 {
     [LoggerMessage(EventId = 320, Level = LogLevel.Warning, Message = "Not accepting other sidecars: {Reason} (the default port is taken, probably by another kaze; give --listen HOST:PORT, or --listen off)")]
     public static partial void DefaultListenBusy(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 321, Level = LogLevel.Warning, Message = "{Variable}={Value} is not a number of microseconds from 0 to 10000, and is ignored: polls spin for at most {Default} µs")]
+    public static partial void BadSpinSetting(ILogger logger, string variable, string value, long @default);
 }

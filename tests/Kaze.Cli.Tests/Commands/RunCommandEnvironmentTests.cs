@@ -27,4 +27,21 @@ public sealed class RunCommandEnvironmentTests : IDisposable
         Assert.Equal([$"channel={channel}", "ident=0.0.0.42", $"sidecar={kaze.Pid}", "file=present"], kaze.Stdout.Lines);
         KazeRuns.AssertChannelGone(channel, "after kaze exited");
     }
+
+    [Fact]
+    public async Task Run_SpinSettingNotANumber_WarnsOnceAndRunsTheHostWithIt()
+    {
+        string channel = _runs.NewChannel();
+        KazeProcess kaze = _runs.Start(
+            ["run", "--listen", "off", "--metrics", "off", "--channel", channel, "--", "sh", "-c", "echo \"spin=$KAZE_SPIN_MAX_US\""],
+            new Dictionary<string, string> { ["KAZE_SPIN_MAX_US"] = "lots" });
+
+        int code = await kaze.WaitForExitAndOutputAsync("kaze run with KAZE_SPIN_MAX_US=lots");
+
+        Assert.True(code == 0, kaze.Describe());
+        Assert.Equal(["spin=lots"], kaze.Stdout.Lines);
+        // kaze runs on the CPUs this test may use: with one, polls do not spin at all.
+        string longest = Environment.ProcessorCount > 1 ? "300 µs" : "0 µs";
+        Assert.Single(kaze.Stderr.Lines, l => l.Contains("KAZE_SPIN_MAX_US=lots is not a number", StringComparison.Ordinal) && l.Contains(longest, StringComparison.Ordinal));
+    }
 }

@@ -72,10 +72,10 @@ internal sealed class KazeRuns : IDisposable
     public KazeProcess RunTestHost(string channel, IReadOnlyList<string> options, params string[] hostArguments) =>
         Run(channel, options, [TestPrograms.Dotnet, TestPrograms.TestHost, .. hostArguments]);
 
-    /// <summary><c>dotnet kaze.dll ARGS</c>, exactly.</summary>
-    public KazeProcess Start(IReadOnlyList<string> arguments)
+    /// <summary><c>dotnet kaze.dll ARGS</c>, exactly, with <paramref name="environment"/> added to kaze's environment.</summary>
+    public KazeProcess Start(IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string>? environment = null)
     {
-        KazeProcess kaze = KazeProcess.Start(arguments, Directory, Directory);
+        KazeProcess kaze = KazeProcess.Start(arguments, Directory, Directory, environment);
         lock (_gate)
         {
             _processes.Add(kaze);

@@ -20,7 +20,16 @@ public sealed class SpinBudgetTests
     [InlineData("fast", SpinBudget.DefaultMaxMicroseconds)]
     public void MaxMicroseconds_Setting_TakenWhenANumberInRange(string? setting, long expected)
     {
-        Assert.Equal(expected, SpinBudget.MaxMicroseconds(setting));
+        Assert.Equal(expected, SpinBudget.MaxMicroseconds(setting, processors: 2));
+    }
+
+    [Theory]
+    [InlineData(null, 0)]
+    [InlineData("fast", 0)]
+    [InlineData("50", 50)]
+    public void MaxMicroseconds_OneCpu_NoSpinUnlessTheSettingAsks(string? setting, long expected)
+    {
+        Assert.Equal(expected, SpinBudget.MaxMicroseconds(setting, processors: 1));
     }
 
     [Fact]

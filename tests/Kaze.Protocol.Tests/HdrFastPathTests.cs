@@ -105,6 +105,9 @@ public sealed class HdrFastPathTests
 
     [Theory]
     [InlineData("10808080808001", "a six-byte varint (legal: the bits past 32 are dropped)")]
+    [InlineData("10FFFFFFFF7F", "a five-byte varint with bits past 32, read by hand")]
+    [InlineData("108000", "a varint in two bytes where one would do")]
+    [InlineData("500150FFFFFFFF0F", "dstIdent twice: the last wins")]
     [InlineData("1080808080F00F", "a varint whose fifth byte carries bits past 32")]
     [InlineData("9000", "a tag in two bytes")]
     [InlineData("0A03616263", "a plain body type")]
@@ -154,6 +157,65 @@ public sealed class HdrFastPathTests
         Assert.ThrowsAny<InvalidOperationException>(() => header.WriteWire(new byte[header.WireSize() + 1]));
         Assert.ThrowsAny<IOException>(() => header.WriteWire(new byte[header.WireSize() - 1]));
         Assert.ThrowsAny<IOException>(() => header.WriteWire(new byte[3]));
+    }
+
+    [Theory]
+    [InlineData(63)]
+    [InlineData(64)]
+    [InlineData(65)]
+    [InlineData(127)]
+    [InlineData(128)]
+    [InlineData(300)]
+    public void WriteWireAndTryParse_BodyTypeAtALengthEdge_MatchGoogleProtobuf(int length)
+    {
+        // 64 bytes: the longest body type cached; 128: the length prefix takes two bytes.
+        var header = Hdr.CreateRequest(new Ident(3), new string('x', length - 2) + "é", 9, 100);
+
+        var written = new byte[header.WireSize()];
+        header.WriteWire(written);
+
+        Assert.Equal(header.ToByteArray(), written);
+        Assert.True(HdrCodec.TryParse(written, out Hdr? parsed));
+        Assert.Equal(header, parsed);
+    }
+
+    [Fact]
+    public void WriteWire_NotPlainHeaderDestinationNotTheEncodedSize_ThrowsWhatWriteToThrows()
+    {
+        var header = Hdr.CreateRequest(new Ident(5), "echo.req", 1, 100);
+        header.Headers["trace"] = ByteString.CopyFromUtf8("abc");
+
+        Assert.ThrowsAny<InvalidOperationException>(() => header.WriteWire(new byte[header.WireSize() + 1]));
+        Assert.ThrowsAny<IOException>(() => header.WriteWire(new byte[header.WireSize() - 1]));
+    }
+
+    [Fact]
+    public void TryParse_ManyThreadsBodyTypesAndIdentsSharingSlots_EachReadAsWritten()
+    {
+        // Body types that differ in one letter, idents 64 apart (one box slot): threads keep
+        // replacing each other's cache entries while they read.
+        string[] bodyTypes = ["user.get", "user.set", "kv.get.req", "kv.put.req", "a", "b", "echo.req", "echo.rsp"];
+        uint[] idents = [1, 65, 129, 193];
+        byte[][] encoded = bodyTypes
+            .SelectMany(b => idents.Select(i => Hdr.CreateRequest(new Ident(i), b, i, 100)))
+            .Select(h => h.ToByteArray())
+            .ToArray();
+        Hdr[] expected = encoded.Select(e => Hdr.Parser.ParseFrom(e)).ToArray();
+        int mismatches = 0;
+
+        Parallel.For(0, 4, new ParallelOptions { MaxDegreeOfParallelism = 4 }, worker =>
+        {
+            for (int n = 0; n < 20_000; n++)
+            {
+                int k = (n * 7 + worker * 13) % encoded.Length;
+                if (!HdrCodec.TryParse(encoded[k], out Hdr? parsed) || !parsed.Equals(expected[k]))
+                {
+                    Interlocked.Increment(ref mismatches);
+                }
+            }
+        });
+
+        Assert.Equal(0, mismatches);
     }
 
     [Fact]
@@ -218,7 +280,7 @@ public sealed class HdrFastPathTests
                     {
                         0 => 0x80,
                         1 => 0xFF,
-                        2 => (byte)(random.Next(1, 12) << 3 | random.Next(6)),
+                        2 => (byte)(random.Next(1, 16) << 3 | random.Next(8)),
                         _ => 0x00,
                     };
                     break;

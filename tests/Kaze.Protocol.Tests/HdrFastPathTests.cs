@@ -80,15 +80,7 @@ public sealed class HdrFastPathTests
         for (int i = 0; i < 50_000; i++)
         {
             byte[] bytes = Mutate(samples[random.Next(samples.Length)].ToByteArray(), random);
-
-            Hdr? expected = null;
-            try
-            {
-                expected = Hdr.Parser.ParseFrom(bytes);
-            }
-            catch (InvalidProtocolBufferException)
-            {
-            }
+            Hdr? expected = ParseFromOrNull(bytes);
 
             bool ok = HdrCodec.TryParse(bytes, out Hdr? parsed);
             Assert.True(ok == expected is not null, $"seed {seed}, case {i}: {Convert.ToHexString(bytes)}: Google.Protobuf {(expected is null ? "refuses" : "accepts")} it, HdrCodec {(ok ? "accepts" : "refuses")} it");
@@ -123,14 +115,7 @@ public sealed class HdrFastPathTests
     public void TryParse_OddBytes_ReadsWhatParseFromReads(string hex, string what)
     {
         byte[] bytes = Convert.FromHexString(hex);
-        Hdr? expected = null;
-        try
-        {
-            expected = Hdr.Parser.ParseFrom(bytes);
-        }
-        catch (InvalidProtocolBufferException)
-        {
-        }
+        Hdr? expected = ParseFromOrNull(bytes);
 
         bool ok = HdrCodec.TryParse(bytes, out Hdr? parsed);
 
@@ -232,6 +217,19 @@ public sealed class HdrFastPathTests
                 Assert.True(HdrCodec.TryParse(bytes, out Hdr? parsed));
                 Assert.Equal(bodyType, parsed.BodyType);
             }
+        }
+    }
+
+    // What Google.Protobuf reads from the bytes, or null if it refuses them.
+    private static Hdr? ParseFromOrNull(byte[] bytes)
+    {
+        try
+        {
+            return Hdr.Parser.ParseFrom(bytes);
+        }
+        catch (InvalidProtocolBufferException)
+        {
+            return null;
         }
     }
 

@@ -57,13 +57,15 @@ internal struct SpinBudget
     /// pipelined 154k against 186k calls/s.
     /// </summary>
     public static long MaxMicroseconds(string? setting, int processors) =>
-        IsValidSetting(setting) ? int.Parse(setting!, NumberStyles.None, CultureInfo.InvariantCulture)
+        TryParseSetting(setting, out int us) ? us
         : processors <= 1 ? 0
         : DefaultMaxMicroseconds;
 
     /// <summary>True if <paramref name="setting"/> is a number of µs from 0 to 10000 (the sidecar warns of any other).</summary>
-    public static bool IsValidSetting(string? setting) =>
-        int.TryParse(setting, NumberStyles.None, CultureInfo.InvariantCulture, out int us) && us <= 10_000;
+    public static bool IsValidSetting(string? setting) => TryParseSetting(setting, out _);
+
+    private static bool TryParseSetting(string? setting, out int us) =>
+        int.TryParse(setting, NumberStyles.None, CultureInfo.InvariantCulture, out us) && us <= 10_000;
 
     /// <summary>A wait has to spin: the spin to make, in Stopwatch ticks.</summary>
     public long Begin()

@@ -9,9 +9,9 @@ namespace Kaze.Protocol;
 /// </summary>
 internal static class HdrCodec
 {
-    // Google.Protobuf reports every malformed input with InvalidProtocolBufferException; invalid UTF-8
-    // in a string field is not an error to it (it decodes to U+FFFD). The fuzz tests feed both
-    // decoders mutated frames to keep this true.
+    // Google.Protobuf reports every malformed input with InvalidProtocolBufferException, invalid UTF-8
+    // in a string field included (from 3.30 on, as proto3 requires). The fuzz tests feed both
+    // decoders mutated frames to keep the hand-written fast path in step.
     public static bool TryParse(ReadOnlySpan<byte> bytes, [NotNullWhen(true)] out Hdr? header)
     {
         var parsed = new Hdr();

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Numerics;
 using System.Text;
+using System.Text.Unicode;
 
 namespace Kaze.Protocol;
 
@@ -151,7 +152,14 @@ public sealed partial class Hdr
                     return false;
                 }
 
-                bodyType_ = BodyTypeOf(bytes.Slice(at, (int)length));
+                string? bodyType = BodyTypeOf(bytes.Slice(at, (int)length));
+                if (bodyType is null)
+                {
+                    // Not valid UTF-8: Google.Protobuf (3.30 and later) refuses it, as proto3 requires.
+                    return false;
+                }
+
+                bodyType_ = bodyType;
                 at += (int)length;
                 continue;
             }
@@ -209,7 +217,8 @@ public sealed partial class Hdr
         return box;
     }
 
-    private static string BodyTypeOf(ReadOnlySpan<byte> utf8)
+    // Null when the bytes are not valid UTF-8. Only valid strings enter the cache, so a hit needs no check.
+    private static string? BodyTypeOf(ReadOnlySpan<byte> utf8)
     {
         if (utf8.IsEmpty)
         {
@@ -218,7 +227,7 @@ public sealed partial class Hdr
 
         if (utf8.Length > MaxCachedBodyTypeBytes)
         {
-            return Encoding.UTF8.GetString(utf8);
+            return Utf8.IsValid(utf8) ? Encoding.UTF8.GetString(utf8) : null;
         }
 
         int slot = (int)(SlotHash(utf8) >> 57) & (s_bodyTypes.Length - 1);
@@ -228,7 +237,11 @@ public sealed partial class Hdr
             return entry.Value;
         }
 
-        // Decoded as Google.Protobuf decodes it: invalid UTF-8 becomes U+FFFD.
+        if (!Utf8.IsValid(utf8))
+        {
+            return null;
+        }
+
         string value = Encoding.UTF8.GetString(utf8);
         Volatile.Write(ref s_bodyTypes[slot], new BodyTypeEntry(utf8.ToArray(), value));
         return value;

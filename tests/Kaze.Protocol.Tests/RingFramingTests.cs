@@ -131,15 +131,18 @@ public sealed class RingFramingTests
     }
 
     [Fact]
-    public void TryDecode_InvalidUtf8InBodyType_DecodesWithReplacementCharacters()
+    public void TryDecode_InvalidUtf8InBodyType_IsInvalidHeader()
     {
-        // Google.Protobuf decodes strings leniently (upstream's prost rejects them). Pinned so a change
-        // of that behaviour is noticed: such a header is then re-encoded with U+FFFD, not passed through.
-        byte[] payload = [4, 0, 0, 0, 0x0A, 0x02, 0xC3, 0x28, 9, 9];
+        // proto3 strings must be valid UTF-8; Google.Protobuf refuses them from 3.30 on, as upstream's
+        // prost does, and the hand-written fast path refuses them too.
+        AssertRejected([4, 0, 0, 0, 0x0A, 0x02, 0xC3, 0x28, 9, 9], DecodeError.InvalidHeader);
+    }
 
-        Assert.True(RingFraming.TryDecode(payload, out var header, out var body, out _));
-        Assert.Equal("\uFFFD(", header.BodyType);
-        Assert.Equal([9, 9], body.ToArray());
+    [Fact]
+    public void TryDecode_InvalidUtf8InHeaderMapKey_IsInvalidHeader()
+    {
+        // headers { key: "\xC3(" value: "" }: field 9, an entry with a key of two bytes that are not UTF-8.
+        AssertRejected([6, 0, 0, 0, 0x4A, 0x04, 0x0A, 0x02, 0xC3, 0x28], DecodeError.InvalidHeader);
     }
 
     private static void AssertRejected(byte[] payload, DecodeError expected)

@@ -39,12 +39,10 @@ namespace Kaze.Host;
 /// </remarks>
 public sealed class KazeClient : IDisposable, IAsyncDisposable
 {
-    /// <summary>The code answered to a request whose body type has no handler.</summary>
-    /// <remarks>Unreachable until the protocol has a code of its own for it (proposed: 4, NO_HANDLER).</remarks>
+    /// <summary>The code answered to a request whose body type has no handler: NO_HANDLER (4).</summary>
     public const RetCode NoHandlerCode = RetCode.NoHandler;
 
-    /// <summary>The code answered when a handler throws.</summary>
-    /// <remarks>Unreachable until the protocol has a code of its own for it (proposed: 5, HANDLER_FAILED).</remarks>
+    /// <summary>The code answered when a handler throws: HANDLER_FAILED (5).</summary>
     public const RetCode HandlerFailedCode = RetCode.HandlerFailed;
 
     /// <summary>The code answered when a handler's reply is larger than the channel carries.</summary>

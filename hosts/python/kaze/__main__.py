@@ -7,6 +7,7 @@ import argparse
 import itertools
 import json
 import logging
+import resource
 import sys
 import threading
 import time
@@ -109,6 +110,7 @@ def _call(client, args):
 
         call_async(dst, ECHO, body, done, timeout)
 
+    cpu = resource.getrusage(resource.RUSAGE_SELF)
     began = time.perf_counter()
     for _ in range(k):
         issue()
@@ -116,6 +118,8 @@ def _call(client, args):
         if client.ended or client.exit_requested.is_set():
             break
     elapsed = time.perf_counter() - began
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_s = (after.ru_utime - cpu.ru_utime) + (after.ru_stime - cpu.ru_stime)
     done_count = sum(1 for v in latencies if v != 0)
     ok = sorted(v for v in latencies if v > 0)
     failed = n - len(ok)
@@ -124,12 +128,13 @@ def _call(client, args):
     rate = done_count / elapsed if elapsed > 0 else 0.0
     if args.json:
         print(json.dumps({"calls_per_s": round(rate, 1), "p50_us": round(p50, 1), "p99_us": round(p99, 1),
-                          "ok": len(ok), "failed": failed, "in_flight": k, "size": args.size}))
+                          "ok": len(ok), "failed": failed, "in_flight": k, "size": args.size,
+                          "cpu_us_per_call": round(cpu_s / max(done_count, 1) * 1e6, 1)}))
     else:
         print("%d calls to %s, %d in flight, %d-byte bodies: %d ok in %.3f s" % (n, args.ident, k, args.size, len(ok), elapsed))
         if ok:
             print("latency µs: p50 %.1f  p99 %.1f  max %.1f" % (p50, p99, ok[-1] / 1000.0))
-            print("throughput: %.0f calls/s" % rate)
+            print("throughput: %.0f calls/s (this process: %.1f µs of CPU per call)" % (rate, cpu_s / max(done_count, 1) * 1e6))
     if failed:
         reasons = ["%d %s" % (c, RetCode.name(code)) for code, c in sorted(codes.items())]
         if mismatches[0]:

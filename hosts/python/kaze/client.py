@@ -10,7 +10,6 @@ Threads:
 """
 
 import asyncio
-import heapq
 import inspect
 import itertools
 import logging
@@ -45,8 +44,10 @@ _WRITTEN, _QUEUED, _CLOSED, _FULL = 0, 1, 2, 3
 # The host's own timer fires this long after a call's timeout, so that the sidecar's TIMEOUT
 # (it times the request too) normally arrives first (docs/host-protocol.md 3).
 TIMEOUT_SLACK = 0.010
-# A waiting reader checks the sidecar's pid at least this often.
+# A waiting reader checks the sidecar's pid at least this often (docs/shm-format.md "Liveness");
+# with a pidfd watching the sidecar, its death wakes the reader at once and the check is a backstop.
 LIVENESS_INTERVAL = 0.1
+LIVENESS_INTERVAL_WITH_PIDFD = 1.0
 # Rounds of pause (x86-64) / isb (arm64) per native spin call: ~10-20 µs.
 _SPIN_ROUNDS = 512
 
@@ -144,15 +145,6 @@ class Reply:
         self.headers = headers
 
 
-class _Pending:
-    __slots__ = ("seq", "deadline", "callback")
-
-    def __init__(self, seq, deadline, callback):
-        self.seq = seq
-        self.deadline = deadline
-        self.callback = callback
-
-
 def _spin_budget():
     """Seconds the reader polls for the next record while records keep coming (KAZE_SPIN_MAX_US)."""
     text = os.environ.get("KAZE_SPIN_MAX_US")
@@ -210,8 +202,13 @@ class Client:
         self._outbox = deque()
         self._tx_closed = False
 
+        # seq -> (deadline, callback) of every call in flight.
         self._pending = {}
-        self._deadlines = []
+        # timeout in ms -> deque of (deadline, seq) in the order the calls were made: for one
+        # timeout, that is deadline order, so the reader looks only at the heads. Answered calls'
+        # entries are dropped when they reach the head.
+        self._timers = {}
+        self._timeout_ms_cache = (None, 0)
         self._seq = itertools.count(1)
         self._handlers = {}
         self._loop = None
@@ -221,6 +218,7 @@ class Client:
         self.exit_requested = threading.Event()
         self._exit_callbacks = []
         self._ended = threading.Event()
+        self._ended_callbacks = []
         self.status = None  # the reader's last status once the channel has ended
         self._closing = False
         self._sidecar_dead = False
@@ -232,6 +230,7 @@ class Client:
         self._unmap_on_reader = False
         self._last_activity = 0.0
         self._last_live_check = _monotonic()
+        self._liveness_interval = LIVENESS_INTERVAL
         self._malformed = 0
         self.logs_dropped = 0
         _log.info("Connected to channel %s as %s", channel.name, format_ident(ident))
@@ -338,10 +337,15 @@ class Client:
                 restore[sig] = signal.signal(sig, on_signal)
         self._signalled = False
         self.on_exit(stop.set)
+        self._ended_callbacks.append(stop.set)
+        if self._ended.is_set():
+            stop.set()
         self.start()
         try:
+            # Signals interrupt the wait (their handlers run on this thread); the timeout only
+            # bounds how long a missed wake could leave us here.
             while not stop.is_set() and not self._ended.is_set():
-                stop.wait(0.5)
+                stop.wait(5.0)
             return self._finish(grace)
         finally:
             for sig, old in restore.items():
@@ -517,9 +521,13 @@ class Client:
     def _timeout_ms(self, timeout):
         if timeout is None:
             timeout = self.default_timeout
+        last, ms = self._timeout_ms_cache
+        if timeout == last:
+            return ms
         ms = math.ceil(timeout * 1000)
         if not 1 <= ms <= 0xFFFFFFFF:
             raise ValueError("a call's timeout must be from 1 ms to 4294967295 ms, not %r s" % timeout)
+        self._timeout_ms_cache = (timeout, ms)
         return ms
 
     def call_async(self, dst, body_type, body, callback, timeout=None, headers=None):
@@ -529,17 +537,20 @@ class Client:
         seq = next(self._seq) & 0xFFFFFFFF
         if seq == 0:
             seq = next(self._seq) & 0xFFFFFFFF
-        hdr = encode_request(body_type, seq, ms, _route(dst), headers)
+        hdr = encode_request(body_type, seq, ms, dst if dst.__class__ is int and 0 <= dst <= 0xFFFFFFFF else _route(dst), headers)
         if 4 + len(hdr) + len(body) > self.max_packet_size:
             raise PacketTooLargeError("a '%s' packet of %d bytes (header and body) is more than the channel carries (%d bytes)" % (body_type, 4 + len(hdr) + len(body), self.max_packet_size))
-        p = _Pending(seq, _monotonic() + ms / 1000 + TIMEOUT_SLACK, callback)
+        deadline = _monotonic() + ms / 1000 + TIMEOUT_SLACK
         on_reader = threading.get_ident() == self._reader_tid
         with self._tx_lock:
             if self._tx_closed:
                 status = _CLOSED
             else:
-                self._pending[seq] = p
-                heapq.heappush(self._deadlines, (p.deadline, seq))
+                self._pending[seq] = (deadline, callback)
+                timers = self._timers.get(ms)
+                if timers is None:
+                    timers = self._timers[ms] = deque()
+                timers.append((deadline, seq))
                 if not self._outbox and self._writer.try_write(hdr, body):
                     if not on_reader:
                         self._writer.publish()
@@ -552,7 +563,7 @@ class Client:
                 else:
                     status = _FULL
         if status == _FULL:
-            status = self._send_waiting(hdr, body, p.deadline)
+            status = self._send_waiting(hdr, body, deadline)
             if status == _FULL:
                 self._complete(seq, Response(RetCode.TIMEOUT, local=True))
         if status == _CLOSED:
@@ -626,7 +637,7 @@ class Client:
         p = self._pending.pop(seq, None)
         if p is not None:
             try:
-                p.callback(response)
+                p[1](response)
             except Exception:
                 _log.exception("A call's callback failed")
 
@@ -656,14 +667,15 @@ class Client:
                 if n:
                     reader.release()
                     self._flush()
-                    if self._deadlines and self._deadlines[0][0] <= _monotonic():
-                        self._expire()
                     self._last_activity = _monotonic()
+                    if self._timers:
+                        self._expire(self._last_activity)
                     continue
+                # Time calls out first: a timeout's callback may make a new call, which the
+                # flush then publishes before the wait.
+                next_deadline = self._expire(_monotonic()) if self._timers else None
                 self._flush()
-                if self._deadlines and self._deadlines[0][0] <= _monotonic():
-                    self._expire()
-                status = self._wait()
+                status = self._wait(next_deadline)
                 if status is not None:
                     break
         except Exception:
@@ -689,9 +701,10 @@ class Client:
             if self._space_waiters and len(outbox) < self._max_queued:
                 self._space.notify_all()
 
-    def _wait(self):
-        """Nothing to read: polls briefly while traffic flows, then sleeps on the futex words.
-        Returns None to read again, or the status that ends the channel."""
+    def _wait(self, next_deadline):
+        """Nothing to read: polls briefly while traffic flows, then sleeps on the futex words
+        (at most until `next_deadline`, a call's). Returns None to read again, or the status that
+        ends the channel."""
         reader = self._reader
         writer = self._writer
         now = _monotonic()
@@ -707,9 +720,9 @@ class Client:
                     break
         # Sleep (docs/shm-format.md "Waiting"): announce it with a fenced store of 1, look again,
         # then FUTEX_WAIT; with packets waiting for space, wait for space on the same call.
-        timeout = LIVENESS_INTERVAL
-        if self._deadlines:
-            timeout = max(0.0, min(timeout, self._deadlines[0][0] - now))
+        timeout = self._liveness_interval
+        if next_deadline is not None:
+            timeout = max(0.0, min(timeout, next_deadline - _monotonic()))
         if _native.FALLBACK:
             timeout = min(timeout, 0.01)  # a wake can be missed without a fence: look again soon
         data_addr = reader.data_futex_addr
@@ -735,7 +748,7 @@ class Client:
         if self._closing:
             return _ring.CLOSED if not reader.has_record() else None
         now = _monotonic()
-        if self._sidecar_dead or now - self._last_live_check >= LIVENESS_INTERVAL or self._channel.sidecar_closed():
+        if self._sidecar_dead or now - self._last_live_check >= self._liveness_interval or self._channel.sidecar_closed():
             self._last_live_check = now
             if self._channel.sidecar_closed():
                 return None if reader.has_record() else _ring.CLOSED
@@ -744,20 +757,35 @@ class Client:
                 return None if reader.has_record() else _ring.PEER_GONE
         return None
 
-    def _expire(self):
-        now = _monotonic()
-        heap = self._deadlines
-        due = []
-        with self._tx_lock:
-            while heap and heap[0][0] <= now:
-                due.append(heapq.heappop(heap)[1])
-            if len(heap) > 1024 and len(heap) > 4 * len(self._pending):
-                self._deadlines = heap = [(p.deadline, s) for s, p in list(self._pending.items())]
-                heapq.heapify(heap)
-        for seq in due:
-            p = self._pending.get(seq)
-            if p is not None and p.deadline <= now:
+    def _expire(self, now):
+        """Times out the calls that are due; drops answered calls' timer entries. Returns the
+        next deadline, or None."""
+        pending = self._pending
+        due = None
+        nearest = None
+        for ms, timers in list(self._timers.items()):
+            while timers:
+                deadline, seq = timers[0]
+                p = pending.get(seq)
+                if p is None or p[0] != deadline:
+                    timers.popleft()  # answered (or the seq was reused by a later call)
+                elif deadline <= now:
+                    timers.popleft()
+                    if due is None:
+                        due = []
+                    due.append(seq)
+                else:
+                    if nearest is None or deadline < nearest:
+                        nearest = deadline
+                    break
+            if not timers:
+                with self._tx_lock:
+                    if not timers:
+                        del self._timers[ms]
+        if due:
+            for seq in due:
                 self._complete(seq, Response(RetCode.TIMEOUT, local=True))
+        return nearest
 
     def _on_record(self, view):
         payload = bytes(view)
@@ -779,7 +807,7 @@ class Client:
             p = self._pending.pop(h.rsp, None)
             if p is not None:
                 try:
-                    p.callback(Response(h.ret_code, body, h.body_type, h.src_ident, h.headers))
+                    p[1](Response(h.ret_code, body, h.body_type, h.src_ident, h.headers))
                 except Exception:
                     _log.exception("A call's callback failed")
             return
@@ -900,6 +928,8 @@ class Client:
         for seq in list(self._pending):
             self._complete(seq, Response(RetCode.UNREACHABLE, local=True))
         self._ended.set()
+        for callback in list(self._ended_callbacks):
+            callback()
         with self._idle:
             self._idle.notify_all()
 
@@ -936,6 +966,7 @@ class Client:
 
         self._watcher = threading.Thread(target=watch, name="kaze-watch " + self.channel_name, daemon=True)
         self._watcher.start()
+        self._liveness_interval = LIVENESS_INTERVAL_WITH_PIDFD
 
     def _stop_watcher(self):
         w = self._watch_pipe

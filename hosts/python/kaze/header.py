@@ -77,10 +77,14 @@ _SMALL = [bytes([i]) for i in range(128)]
 
 
 def _varint(v):
-    if v < 128:
+    if v < 0x80:
         return _SMALL[v]
+    if v < 0x4000:
+        return bytes(((v & 0x7F) | 0x80, v >> 7))
+    if v < 0x200000:
+        return bytes(((v & 0x7F) | 0x80, ((v >> 7) & 0x7F) | 0x80, v >> 14))
     out = bytearray()
-    while v >= 128:
+    while v >= 0x80:
         out.append((v & 0x7F) | 0x80)
         v >>= 7
     out.append(v)
@@ -139,13 +143,23 @@ def _route(route):
     raise ValueError("unknown route %r" % (route,))
 
 
+_timeout_cache = {}
+
+
 def encode_request(body_type, seq, timeout_ms, route, headers=None):
     """A request: `req` = seq (written even if 0), `timeout` > 0, the route (dstIdent 0 = this host)."""
-    h = _prefix(body_type) + b"\x28" + _varint(timeout_ms) + b"\x30" + _varint(seq)
+    # bodyType, version and timeout are the same call after call: one cached prefix.
+    key = (body_type, timeout_ms)
+    pre = _timeout_cache.get(key)
+    if pre is None:
+        pre = _prefix(body_type) + b"\x28" + _varint(timeout_ms) + b"\x30"
+        if len(_timeout_cache) < 1024:
+            _timeout_cache[key] = pre
+    if headers is None and route.__class__ is int:
+        return b"".join((pre, _SMALL[seq] if seq < 0x80 else _varint(seq), b"\x50", _SMALL[route] if route < 0x80 else _varint(route)))
+    h = pre + _varint(seq)
     if headers:
         h += _headers(headers)
-    if route.__class__ is int:
-        return h + b"\x50" + (_SMALL[route] if route < 128 else _varint(route))
     return h + _route(route)
 
 
@@ -159,13 +173,17 @@ def encode_notify(body_type, route, headers=None):
 
 def encode_response(body_type, rsp, ret_code, dst_ident, headers=None):
     """A response: `rsp` = the request's `req`, `dstIdent` = the request's `srcIdent` (both written even if 0)."""
-    h = _prefix(body_type)
+    pre = _prefix(body_type)
+    if not ret_code and not headers:
+        return b"".join((pre, b"\x38", _SMALL[rsp] if rsp < 0x80 else _varint(rsp), b"\x50",
+                         _SMALL[dst_ident] if dst_ident < 0x80 else _varint(dst_ident)))
+    h = pre
     if ret_code:
         h += b"\x18" + _varint(ret_code)
-    h += b"\x38" + (_SMALL[rsp] if rsp < 128 else _varint(rsp))
+    h += b"\x38" + _varint(rsp)
     if headers:
         h += _headers(headers)
-    return h + b"\x50" + (_SMALL[dst_ident] if dst_ident < 128 else _varint(dst_ident))
+    return h + b"\x50" + _varint(dst_ident)
 
 
 # --- decoding -----------------------------------------------------------------------------------
@@ -274,8 +292,90 @@ def _entry(buf, pos, end):
 _body_type_cache = {}
 
 
+_M32 = 0xFFFFFFFF
+
+
 def decode(buf, pos, end):
-    """Decodes the protobuf header in buf[pos:end] (bytes). Raises DecodeError."""
+    """Decodes the protobuf header in buf[pos:end] (bytes). Raises DecodeError.
+
+    The fast path takes the fields nearly every packet has, each with a one-byte tag and values
+    of at most five varint bytes; anything else (headers, other routes, unknown fields, longer
+    varints, bad bytes) goes to the general decoder, which gives the same result.
+    """
+    start = pos
+    body_type = ""
+    src = ret = version = timeout = 0
+    req = rsp = dst = None
+    try:
+        while pos < end:
+            tag = buf[pos]
+            if tag == 0x0A:
+                n = buf[pos + 1]
+                pos += 2
+                stop = pos + n
+                if n >= 0x80 or stop > end:
+                    return _decode(buf, start, end)
+                raw = buf[pos:stop]
+                body_type = _body_type_cache.get(raw)
+                if body_type is None:
+                    return _decode(buf, start, end)
+                pos = stop
+                continue
+            v = buf[pos + 1]
+            pos += 2
+            if v >= 0x80:
+                v &= 0x7F
+                shift = 7
+                while True:
+                    b = buf[pos]
+                    pos += 1
+                    v |= (b & 0x7F) << shift
+                    if b < 0x80:
+                        break
+                    shift += 7
+                    if shift > 28:
+                        return _decode(buf, start, end)
+                v &= _M32
+            if tag == 0x38:
+                rsp = v
+                req = None
+            elif tag == 0x30:
+                req = v
+                rsp = None
+            elif tag == 0x50:
+                dst = v
+            elif tag == 0x10:
+                src = v
+            elif tag == 0x20:
+                version = v
+            elif tag == 0x28:
+                timeout = v
+            elif tag == 0x18:
+                ret = v
+            else:
+                return _decode(buf, start, end)
+    except IndexError:
+        return _decode(buf, start, end)
+    if pos != end:
+        return _decode(buf, start, end)
+    h = _new_header(Header)
+    h.body_type = body_type
+    h.src_ident = src
+    h.ret_code = ret
+    h.version = version
+    h.timeout = timeout
+    h.req = req
+    h.rsp = rsp
+    h.headers = None
+    h.route = None if dst is None else ("ident", dst)
+    return h
+
+
+_new_header = object.__new__
+
+
+def _decode(buf, pos, end):
+    """The general decoder."""
     h = Header()
     while pos < end:
         tag = buf[pos]

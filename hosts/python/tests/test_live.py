@@ -27,6 +27,19 @@ class LiveTests(unittest.TestCase):
         self.assertGreater(r["tx_wraps"], 50, r)
         assert_no_leftovers(self, run.name)
 
+    def test_fallback_without_machine_code_still_works(self):
+        # KAZE_PY_ATOMICS=fallback: plain stores, always wake, short sleeps (docs/shm-format.md,
+        # "Languages without atomics"); x86-64 only.
+        from kaze import _native
+        if _native.ARCH != "x86_64":
+            self.skipTest("the fallback exists on x86-64 only")
+        run = KazeRun(self, scenario("selfcall-random", 1000, 5, 20000), ring_size="64KiB", env={"KAZE_PY_ATOMICS": "fallback"})
+        self.assertEqual(run.wait(180), 0, run.stderr[-3000:])
+        r = run.result()
+        self.assertEqual((r["ok"], r["bad"]), (1000, 0), r)
+        self.assertGreater(r["rx_wraps"], 10, r)
+        assert_no_leftovers(self, run.name)
+
     def test_calls_from_threads_and_asyncio_and_every_outcome(self):
         run = KazeRun(self, scenario("concurrency", 4, 100))
         self.assertEqual(run.wait(120), 0, run.stderr[-3000:])

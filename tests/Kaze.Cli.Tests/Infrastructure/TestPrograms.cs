@@ -3,14 +3,15 @@ using System.Reflection;
 namespace Kaze.Cli.Tests.Infrastructure;
 
 /// <summary>
-/// Where the programs under test were built: kaze (src/Kaze.Cli), Kaze.Echo (examples/Echo) and
-/// Kaze.TestHost (tests/Kaze.TestHost). The csproj records each dll's path in this assembly's
+/// Where the programs under test were built: kaze (src/Kaze.Cli), Kaze.Echo (examples/Echo),
+/// Kaze.Quickstart (examples/Quickstart) and Kaze.TestHost (tests/Kaze.TestHost). The csproj records each dll's path in this assembly's
 /// metadata when it builds them; a missing file fails the test with what to build.
 /// </summary>
 internal static class TestPrograms
 {
     private static readonly Lazy<string> s_kaze = new(() => Find("KazeCliPath", "kaze.dll"));
     private static readonly Lazy<string> s_echo = new(() => Find("KazeEchoPath", "Kaze.Echo.dll"));
+    private static readonly Lazy<string> s_quickstart = new(() => Find("KazeQuickstartPath", "Kaze.Quickstart.dll"));
     private static readonly Lazy<string> s_testHost = new(() => Find("KazeTestHostPath", "Kaze.TestHost.dll"));
     private static readonly Lazy<string> s_dotnet = new(FindDotnet);
 
@@ -19,6 +20,9 @@ internal static class TestPrograms
 
     /// <summary>Kaze.Echo.dll.</summary>
     public static string Echo => s_echo.Value;
+
+    /// <summary>Kaze.Quickstart.dll.</summary>
+    public static string Quickstart => s_quickstart.Value;
 
     /// <summary>Kaze.TestHost.dll.</summary>
     public static string TestHost => s_testHost.Value;
@@ -36,7 +40,7 @@ internal static class TestPrograms
         }
 
         throw new InvalidOperationException(
-            $"{fileName} not found (recorded path '{recorded}'): build tests/Kaze.Cli.Tests, which builds src/Kaze.Cli, examples/Echo and tests/Kaze.TestHost first.");
+            $"{fileName} not found (recorded path '{recorded}'): build tests/Kaze.Cli.Tests, which builds src/Kaze.Cli, examples/Echo, examples/Quickstart and tests/Kaze.TestHost first.");
     }
 
     private static string FindDotnet()

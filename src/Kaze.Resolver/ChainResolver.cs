@@ -20,7 +20,7 @@ namespace Kaze.Resolver;
 /// <see cref="Caching.CachingResolver"/>, which logs its failures.
 /// </para>
 /// </remarks>
-public sealed class ChainResolver : IResolver
+public sealed class ChainResolver : IResolver, INameResolver
 {
     private readonly IResolver[] _resolvers;
 
@@ -144,6 +144,54 @@ public sealed class ChainResolver : IResolver
         }
 
         return [];
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// The union of the members every resolver that resolves names (<see cref="INameResolver"/>) gives,
+    /// by ascending ident. When only one of them knows the name, its list is returned as is and
+    /// nothing is allocated; a name known to several is merged into a new list on each call.
+    /// </remarks>
+    public IReadOnlyList<Ident> ResolveName(string name)
+    {
+        IReadOnlyList<Ident>? only = null;
+        List<Ident>? union = null;
+        foreach (IResolver resolver in _resolvers)
+        {
+            if (resolver is not INameResolver names)
+            {
+                continue;
+            }
+
+            IReadOnlyList<Ident> members = names.ResolveName(name);
+            if (members.Count == 0)
+            {
+                continue;
+            }
+
+            if (only is null && union is null)
+            {
+                only = members;
+                continue;
+            }
+
+            union ??= [.. only!];
+            foreach (Ident member in members)
+            {
+                if (!union.Contains(member))
+                {
+                    union.Add(member);
+                }
+            }
+        }
+
+        if (union is null)
+        {
+            return only ?? [];
+        }
+
+        union.Sort(static (a, b) => a.Value.CompareTo(b.Value));
+        return union.AsReadOnly();
     }
 
     private async ValueTask<NodeAddress?> ResolveSlowAsync(Ident ident, int index, ValueTask<NodeAddress?> pending, CancellationToken cancellationToken)

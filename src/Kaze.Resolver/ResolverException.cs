@@ -43,3 +43,32 @@ public sealed class RegistryUnavailableException : ResolverException
     /// </summary>
     public int? ErrorCode { get; init; }
 }
+
+/// <summary>
+/// A registry already has the ident this node tried to register, held by a node that is alive (its
+/// lease is being renewed). <see cref="Holder"/> says who: its address, names, pid and host.
+/// </summary>
+public sealed class IdentHeldException : ResolverException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="message">Names the ident and the holder, and says what to do.</param>
+    /// <param name="holder">The holder's entry as the registry has it.</param>
+    /// <param name="holderPid">The holder's process id, if its entry says.</param>
+    /// <param name="holderHost">The holder's machine, if its entry says.</param>
+    public IdentHeldException(string message, NodeEntry holder, int? holderPid, string? holderHost)
+        : base(message)
+    {
+        Holder = holder;
+        HolderPid = holderPid;
+        HolderHost = holderHost;
+    }
+
+    /// <summary>The holder's entry: ident, address, names.</summary>
+    public NodeEntry Holder { get; }
+
+    /// <summary>The holder's process id, if its entry says.</summary>
+    public int? HolderPid { get; }
+
+    /// <summary>The holder's machine (host name), if its entry says.</summary>
+    public string? HolderHost { get; }
+}

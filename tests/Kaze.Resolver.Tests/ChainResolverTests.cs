@@ -142,4 +142,16 @@ public sealed class ChainResolverTests
         Assert.Throws<ArgumentException>(() => new ChainResolver());
         Assert.Throws<ArgumentException>(() => new ChainResolver(new FakeResolver(), null!));
     }
+
+    [Fact]
+    public void ResolveName_OneResolverKnowsIt_ItsListAsIs_SeveralKnowIt_SortedUnion()
+    {
+        var first = new Kaze.Resolver.Static.StaticResolver(NodeTable.Create([NodeEntry.Parse("0.0.0.5=a:1/orders"), NodeEntry.Parse("0.0.0.1=a:2/billing")]));
+        var second = new Kaze.Resolver.Static.StaticResolver(NodeTable.Create([NodeEntry.Parse("0.0.0.2=b:1/orders"), NodeEntry.Parse("0.0.0.5=b:2/orders")]));
+        var chain = new ChainResolver(first, new FakeResolver(), second);
+
+        Assert.Same(first.ResolveName("billing"), chain.ResolveName("billing"));
+        Assert.Equal([new Ident(2), new Ident(5)], chain.ResolveName("orders"));
+        Assert.Empty(chain.ResolveName("nobody"));
+    }
 }

@@ -30,6 +30,9 @@ public sealed class NodeEntryTests
     [InlineData("0.0.0.1=127.0.0.1:70000", "the address part is wrong: '127.0.0.1:70000' has no valid port")]
     [InlineData("0.0.0.1=::1:6081", "the address part is wrong: '::1:6081' is not an address")]
     [InlineData("0.0.0.1=", "the address part is wrong")]
+    [InlineData("0.0.0.1=a:1/Orders", "a name is wrong: 'Orders' has the character 'O'")]
+    [InlineData("0.0.0.1=a:1/", "a name is wrong: a service name cannot be empty")]
+    [InlineData("0.0.0.1=a:1/orders,,billing", "a name is wrong: a service name cannot be empty")]
     public void TryParse_BadText_ErrorNamesTheBadPart(string text, string expected)
     {
         Assert.False(NodeEntry.TryParse(text, "kaze.json", out _, out string? error));
@@ -54,5 +57,16 @@ public sealed class NodeEntryTests
 
         Assert.Equal("0.0.0.9=[fe80::1]:6081", entry.ToString());
         Assert.Equal(entry.Address, NodeEntry.Parse(entry.ToString()).Address);
+    }
+
+    [Fact]
+    public void TryParse_Names_AfterTheAddress()
+    {
+        NodeEntry entry = NodeEntry.Parse("0.0.0.3 = [::1]:6081 / orders, billing,orders");
+
+        Assert.Equal(new NodeAddress("::1", 6081), entry.Address);
+        Assert.Equal(["orders", "billing"], entry.Names);
+        Assert.Equal("0.0.0.3=[::1]:6081/orders,billing", entry.ToString());
+        Assert.Empty(default(NodeEntry).Names);
     }
 }

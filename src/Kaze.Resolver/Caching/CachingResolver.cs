@@ -25,7 +25,7 @@ namespace Kaze.Resolver.Caching;
 /// </para>
 /// <para>
 /// The inner call is not cancelled when a caller's token is: other callers and the cache still want
-/// its answer. Bound it in the inner resolver (e.g. <c>EtcdResolverOptions.RequestTimeout</c>).
+/// its answer. Bound it in the inner resolver (its own request timeout).
 /// </para>
 /// </remarks>
 public sealed class CachingResolver : IResolver

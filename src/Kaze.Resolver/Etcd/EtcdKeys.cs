@@ -1,11 +1,11 @@
-using System.Text;
 using Kaze.Protocol;
 
 namespace Kaze.Resolver.Etcd;
 
 /// <summary>
-/// The key layout in etcd: <c>&lt;prefix&gt;/nodes/&lt;dotted ident&gt;</c> → UTF-8 "HOST:PORT".
-/// Keys are written in canonical form ("0.0.0.1", no leading zeros); others are not Kaze's and are ignored.
+/// The key layout in etcd: <c>&lt;prefix&gt;/nodes/&lt;dotted ident&gt;</c> → the node's value
+/// (<see cref="EtcdNodeValue"/>). Keys are written in canonical form ("0.0.0.1", no leading zeros);
+/// others under the prefix are not Kaze's and are ignored (and counted).
 /// </summary>
 internal sealed class EtcdKeys
 {
@@ -37,22 +37,6 @@ internal sealed class EtcdKeys
         // "010.0.0.1" parses, but range queries by prefix would miss it: only canonical keys count.
         Span<char> canonical = stackalloc char[Ident.MaxLength];
         return ident.TryFormat(canonical, out int written) && dotted.SequenceEqual(canonical[..written]);
-    }
-
-    /// <summary>
-    /// The narrowest key prefix that holds every node a selector can match: one full octet of the
-    /// prefix per leading 0xFF byte of the mask ("/kaze/nodes/10.0." for 10.0.0.0/0xFFFF0000). The
-    /// results still need filtering with <see cref="Ident.Matches"/>.
-    /// </summary>
-    public string MatchPrefix(Ident ident, uint mask)
-    {
-        var builder = new StringBuilder(NodesPrefix);
-        for (int shift = 24; shift >= 0 && (byte)(mask >> shift) == 0xFF; shift -= 8)
-        {
-            builder.Append((byte)(ident.Value >> shift)).Append(shift == 0 ? "" : ".");
-        }
-
-        return builder.ToString();
     }
 
     /// <summary>The range_end that selects every key starting with <paramref name="prefix"/>: the prefix with its last byte plus one.</summary>

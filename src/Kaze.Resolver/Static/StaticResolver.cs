@@ -3,35 +3,35 @@ using Kaze.Protocol;
 namespace Kaze.Resolver.Static;
 
 /// <summary>
-/// Answers from a fixed table of nodes given by <c>--node IDENT=HOST:PORT</c> flags and the
-/// configuration file. Every answer is a completed <see cref="ValueTask{TResult}"/>; a lookup that
+/// Answers from a fixed table of nodes given by <c>--node IDENT=HOST:PORT[/NAMES]</c> flags and the
+/// configuration file, service names included. Every answer is a completed <see cref="ValueTask{TResult}"/>; a lookup that
 /// finds its node allocates nothing.
 /// </summary>
 /// <remarks>
-/// The table is an immutable <see cref="StaticNodeTable"/> behind one volatile reference:
+/// The table is an immutable <see cref="NodeTable"/> behind one volatile reference:
 /// <see cref="Replace"/> swaps it atomically (a configuration reload), and each call reads exactly
 /// one snapshot. The cancellation token is not observed: nothing here waits.
 /// </remarks>
-public sealed class StaticResolver : IResolver
+public sealed class StaticResolver : IResolver, INameResolver
 {
     // The current snapshot; read once per call with Volatile.Read, swapped whole by Replace.
-    private StaticNodeTable _table;
+    private NodeTable _table;
 
     /// <summary>Creates a resolver answering from <paramref name="table"/>.</summary>
-    /// <param name="table">The nodes; see <see cref="StaticNodeTable.TryCreate"/>.</param>
-    public StaticResolver(StaticNodeTable table)
+    /// <param name="table">The nodes; see <see cref="NodeTable.TryCreate"/>.</param>
+    public StaticResolver(NodeTable table)
     {
         ArgumentNullException.ThrowIfNull(table);
         _table = table;
     }
 
     /// <summary>The table lookups answer from now.</summary>
-    public StaticNodeTable Table => Volatile.Read(ref _table);
+    public NodeTable Table => Volatile.Read(ref _table);
 
     /// <summary>Makes <paramref name="table"/> the table every later lookup answers from.</summary>
     /// <param name="table">The new snapshot, e.g. from a reloaded configuration file.</param>
     /// <returns>The table it replaced.</returns>
-    public StaticNodeTable Replace(StaticNodeTable table)
+    public NodeTable Replace(NodeTable table)
     {
         ArgumentNullException.ThrowIfNull(table);
 
@@ -50,4 +50,7 @@ public sealed class StaticResolver : IResolver
     /// <remarks>The list is read-only and shared between callers; results are remembered per (ident, mask).</remarks>
     public ValueTask<IReadOnlyList<Ident>> MatchAsync(Ident ident, uint mask, CancellationToken cancellationToken = default) =>
         new(Volatile.Read(ref _table).Match(new MatchKey(ident, mask)));
+
+    /// <inheritdoc/>
+    public IReadOnlyList<Ident> ResolveName(string name) => Volatile.Read(ref _table).Members(name);
 }

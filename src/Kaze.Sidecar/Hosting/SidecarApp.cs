@@ -106,8 +106,8 @@ public sealed class SidecarApp : IAsyncDisposable
         // No static peers (`kaze run --listen off`): the ready-made empty table. Building one, even
         // empty, compiles its dictionaries' code on the spot, milliseconds of every start.
         builder.Services.AddSingleton(sp => new StaticResolver(settings.Nodes.Count == 0
-            ? StaticNodeTable.Empty
-            : StaticNodeTable.Create(settings.Nodes.Select(n => new NodeEntry(n.Ident, n.Address) { Source = "nodes" }))));
+            ? NodeTable.Empty
+            : NodeTable.Create(settings.Nodes.Select(n => new NodeEntry(n.Ident, n.Address) { Source = "nodes" }))));
         builder.Services.AddSingleton<IResolver>(sp => sp.GetRequiredService<StaticResolver>());
         builder.Services.AddSingleton(sp => new SidecarNode(
             settings.ToSidecarOptions(withHost),

@@ -34,18 +34,6 @@ public sealed class EtcdKeysTests
         }
     }
 
-    [Theory]
-    [InlineData("10.1.2.3", 0x00000000u, "/kaze/nodes/")]
-    [InlineData("10.1.2.3", 0xFF000000u, "/kaze/nodes/10.")]
-    [InlineData("10.1.2.0", 0xFFFFFF00u, "/kaze/nodes/10.1.2.")]
-    [InlineData("10.1.0.0", 0xFFFFF000u, "/kaze/nodes/10.1.")]
-    [InlineData("10.1.2.3", 0xFFFFFFFFu, "/kaze/nodes/10.1.2.3")]
-    [InlineData("0.0.0.1", 0x000000FFu, "/kaze/nodes/")]
-    public void MatchPrefix_Mask_NarrowsByWholeLeadingOctets(string ident, uint mask, string expected)
-    {
-        Assert.Equal(expected, _keys.MatchPrefix(Ident.Parse(ident), mask));
-    }
-
     [Fact]
     public void PrefixRangeEnd_Prefix_IsLastBytePlusOne()
     {

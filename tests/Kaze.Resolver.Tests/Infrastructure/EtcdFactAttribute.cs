@@ -9,9 +9,6 @@ public sealed class EtcdFactAttribute : FactAttribute
 {
     public EtcdFactAttribute()
     {
-        if (EtcdProcess.FindBinary() is null)
-        {
-            Skip = "The etcd binary is not on PATH. Install it to run this integration test (Debian/Ubuntu: apt-get install etcd-server).";
-        }
+        Skip = EtcdProcess.SkipReason;
     }
 }

@@ -7,7 +7,7 @@ namespace Kaze.Resolver.Tests.Static;
 public sealed class StaticResolverTests
 {
     private static StaticResolver Create(params string[] nodes) =>
-        new(StaticNodeTable.Create(nodes.Select(n => NodeEntry.Parse(n))));
+        new(NodeTable.Create(nodes.Select(n => NodeEntry.Parse(n))));
 
     [Fact]
     public void ResolveAsync_KnownIdent_CompletesSynchronouslyWithAddress()
@@ -113,7 +113,7 @@ public sealed class StaticResolverTests
     {
         StaticResolver resolver = Create("0.0.0.1=a:1");
 
-        for (uint mask = 0; mask < StaticNodeTable.MaxCachedMatches + 10; mask++)
+        for (uint mask = 0; mask < NodeTable.MaxCachedMatches + 10; mask++)
         {
             IReadOnlyList<Ident> match = resolver.MatchAsync(Ident.Any, mask << 8).SyncResult();
             Assert.Equal([new Ident(1)], match);
@@ -126,7 +126,7 @@ public sealed class StaticResolverTests
         StaticResolver resolver = Create("0.0.0.1=old:1", "0.0.0.2=gone:2");
         IReadOnlyList<Ident> before = resolver.MatchAsync(Ident.Any, 0).SyncResult();
 
-        StaticNodeTable replaced = resolver.Replace(StaticNodeTable.Create([NodeEntry.Parse("0.0.0.1=new:1"), NodeEntry.Parse("0.0.0.3=added:3")]));
+        NodeTable replaced = resolver.Replace(NodeTable.Create([NodeEntry.Parse("0.0.0.1=new:1"), NodeEntry.Parse("0.0.0.3=added:3")]));
 
         Assert.Equal(2, replaced.Count);
         Assert.Equal(new NodeAddress("new", 1), resolver.ResolveAsync(new Ident(1)).SyncResult());
@@ -140,8 +140,8 @@ public sealed class StaticResolverTests
     public async Task Replace_WhileReadersRun_EveryAnswerComesFromOneWholeTable()
     {
         // Each call reads one snapshot: a match is all of A's idents or all of B's, never a mix.
-        StaticNodeTable a = StaticNodeTable.Create([NodeEntry.Parse("0.0.0.1=a:1"), NodeEntry.Parse("0.0.0.2=a:2")]);
-        StaticNodeTable b = StaticNodeTable.Create([NodeEntry.Parse("0.0.0.1=b:1"), NodeEntry.Parse("0.0.0.3=b:3")]);
+        NodeTable a = NodeTable.Create([NodeEntry.Parse("0.0.0.1=a:1"), NodeEntry.Parse("0.0.0.2=a:2")]);
+        NodeTable b = NodeTable.Create([NodeEntry.Parse("0.0.0.1=b:1"), NodeEntry.Parse("0.0.0.3=b:3")]);
         var resolver = new StaticResolver(a);
         using var stop = new CancellationTokenSource();
         Task reader = Task.Run(() =>

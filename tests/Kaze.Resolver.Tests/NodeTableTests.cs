@@ -1,16 +1,15 @@
 using Kaze.Protocol;
-using Kaze.Resolver.Static;
 
-namespace Kaze.Resolver.Tests.Static;
+namespace Kaze.Resolver.Tests;
 
-public sealed class StaticNodeTableTests
+public sealed class NodeTableTests
 {
     [Fact]
     public void TryCreate_DistinctIdents_KnowsEveryNodeInAscendingOrder()
     {
-        Assert.True(StaticNodeTable.TryCreate(
+        Assert.True(NodeTable.TryCreate(
             [NodeEntry.Parse("0.0.0.2=b:2"), NodeEntry.Parse("0.0.0.1=a:1"), NodeEntry.Parse("0.0.1.0=c:3")],
-            out StaticNodeTable? table,
+            out NodeTable? table,
             out IReadOnlyList<string> errors));
 
         Assert.Empty(errors);
@@ -24,9 +23,9 @@ public sealed class StaticNodeTableTests
     [Fact]
     public void TryCreate_SameIdentSameAddressTwice_IsOneNode()
     {
-        Assert.True(StaticNodeTable.TryCreate(
+        Assert.True(NodeTable.TryCreate(
             [NodeEntry.Parse("0.0.0.1=a:1", "kaze.json"), NodeEntry.Parse("0.0.0.1=a:1", "--node")],
-            out StaticNodeTable? table,
+            out NodeTable? table,
             out _));
 
         Assert.Equal(1, table.Count);
@@ -35,9 +34,9 @@ public sealed class StaticNodeTableTests
     [Fact]
     public void TryCreate_SameIdentDifferentAddresses_ErrorListsBothWithSources()
     {
-        Assert.False(StaticNodeTable.TryCreate(
+        Assert.False(NodeTable.TryCreate(
             [NodeEntry.Parse("0.0.0.1=10.0.0.1:6081", "kaze.json"), NodeEntry.Parse("0.0.0.1=10.0.0.2:6081", "--node")],
-            out StaticNodeTable? table,
+            out NodeTable? table,
             out IReadOnlyList<string> errors));
 
         Assert.Null(table);
@@ -50,7 +49,7 @@ public sealed class StaticNodeTableTests
     [Fact]
     public void TryCreate_SeveralProblems_ReportsEveryOne()
     {
-        Assert.False(StaticNodeTable.TryCreate(
+        Assert.False(NodeTable.TryCreate(
             [
                 NodeEntry.Parse("0.0.0.1=a:1"), NodeEntry.Parse("0.0.0.1=b:1"),
                 NodeEntry.Parse("0.0.0.2=a:2"), NodeEntry.Parse("0.0.0.2=b:2"), NodeEntry.Parse("0.0.0.2=c:2"),
@@ -70,7 +69,7 @@ public sealed class StaticNodeTableTests
     public void Create_Conflict_ThrowsArgumentExceptionWithEveryProblem()
     {
         var exception = Assert.Throws<ArgumentException>(() =>
-            StaticNodeTable.Create([NodeEntry.Parse("0.0.0.1=a:1"), NodeEntry.Parse("0.0.0.1=b:1")]));
+            NodeTable.Create([NodeEntry.Parse("0.0.0.1=a:1"), NodeEntry.Parse("0.0.0.1=b:1")]));
 
         Assert.Contains("a:1 and b:1", exception.Message);
     }
@@ -78,7 +77,40 @@ public sealed class StaticNodeTableTests
     [Fact]
     public void Empty_KnowsNothing()
     {
-        Assert.Equal(0, StaticNodeTable.Empty.Count);
-        Assert.False(StaticNodeTable.Empty.TryGetAddress(new Ident(1), out _));
+        Assert.Equal(0, NodeTable.Empty.Count);
+        Assert.False(NodeTable.Empty.TryGetAddress(new Ident(1), out _));
+    }
+
+    [Fact]
+    public void Members_Names_ByAscendingIdent_SharedAndEmptyForUnknown()
+    {
+        NodeTable table = NodeTable.Create(
+        [
+            NodeEntry.Parse("0.0.0.9=c:1/orders"),
+            NodeEntry.Parse("0.0.0.2=a:1/orders,billing"),
+            NodeEntry.Parse("0.0.0.5=b:1"),
+            NodeEntry.Parse("0.0.0.5=b:1/billing", "--node"),
+        ]);
+
+        Assert.Equal([new Ident(2), new Ident(9)], table.Members("orders"));
+        Assert.Equal([new Ident(2), new Ident(5)], table.Members("billing"));
+        Assert.Empty(table.Members("nobody"));
+        Assert.Same(table.Members("orders"), table.Members("orders"));
+        Assert.True(table.TryGetEntry(new Ident(5), out NodeEntry merged));
+        Assert.Equal(["billing"], merged.Names);
+        Assert.False(table.TryGetEntry(new Ident(6), out _));
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        _ = table.Members("orders");
+        _ = table.Members("nobody");
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
+    public void TryCreate_BadName_IsListed()
+    {
+        var entry = new NodeEntry(new Ident(1), new NodeAddress("a", 1)) { Names = ["Bad Name"], Source = "kaze.json" };
+        Assert.False(NodeTable.TryCreate([entry], out _, out IReadOnlyList<string> errors));
+        Assert.Contains(errors, e => e.Contains("'Bad Name'", StringComparison.Ordinal) && e.Contains("kaze.json", StringComparison.Ordinal));
     }
 }

@@ -48,8 +48,9 @@ TIMEOUT_SLACK = 0.010
 # with a pidfd watching the sidecar, its death wakes the reader at once and the check is a backstop.
 LIVENESS_INTERVAL = 0.1
 LIVENESS_INTERVAL_WITH_PIDFD = 1.0
-# Rounds of pause (x86-64) / isb (arm64) per native spin call: ~10-20 µs.
-_SPIN_ROUNDS = 512
+# Rounds of pause (x86-64) / isb (arm64) per native spin call, between two yields of the core:
+# a few microseconds.
+_SPIN_ROUNDS = 128
 
 
 class Route:
@@ -710,14 +711,18 @@ class Client:
         now = _monotonic()
         spin_until = self._last_activity + self._spin_s
         if now < spin_until and not self._outbox:
+            # Poll in native code with the GIL released, and give the core away between polls:
+            # on a small machine the sidecar's thread that would answer may be waiting for it.
             tail_addr = reader.tail_addr
             pos = reader.read_pos
             spin = _native.spin64
+            yield_core = os.sched_yield
             while True:
                 if spin(tail_addr, pos, _SPIN_ROUNDS) != pos or self._outbox or self._closing:
                     return None
                 if _monotonic() >= spin_until:
                     break
+                yield_core()
         # Sleep (docs/shm-format.md "Waiting"): announce it with a fenced store of 1, look again,
         # then FUTEX_WAIT; with packets waiting for space, wait for space on the same call.
         timeout = self._liveness_interval

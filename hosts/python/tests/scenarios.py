@@ -258,7 +258,41 @@ def log_forward(marker):
     return 0
 
 
+def flood(count, size, max_queued):
+    """Notifies to itself from two threads, faster than the rings carry them: the outbox fills,
+    senders wait for queue space, the reader waits for ring space (futex_waitv), nothing is lost."""
+    client = kaze.Client.connect(max_queued=max_queued)
+    got = []
+
+    def count_it(r):
+        got.append(len(r.body))
+    client.handle("count", count_it)
+    client.handle("echo", lambda r: r.body)
+    client.start()
+    body = b"x" * size
+    peak = [0]
+
+    def sender():
+        for _ in range(count):
+            client.send(0, "count", body, timeout=60)
+            peak[0] = max(peak[0], client.queued_packets)
+    threads = [threading.Thread(target=sender) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    # A call after the notifies: they went through the same rings in order before it.
+    client.call(0, "echo", b"end", timeout=30)
+    deadline = time.monotonic() + 30
+    while len(got) < 2 * count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    client.close()
+    _out({"sent": 2 * count, "received": len(got), "sizes_ok": all(n == size for n in got), "peak_queued": peak[0]})
+    return 0 if len(got) == 2 * count else 1
+
+
 SCENARIOS = {
+    "flood": lambda a: flood(int(a[0]), int(a[1]), int(a[2])),
     "selfcall-random": lambda a: selfcall_random(int(a[0]), int(a[1]), int(a[2])),
     "concurrency": lambda a: concurrency(int(a[0]), int(a[1])),
     "serve": lambda a: serve_until_exit(a[0]),

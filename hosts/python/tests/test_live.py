@@ -40,6 +40,15 @@ class LiveTests(unittest.TestCase):
         self.assertGreater(r["rx_wraps"], 10, r)
         assert_no_leftovers(self, run.name)
 
+    def test_full_rings_and_a_full_send_queue_lose_nothing(self):
+        run = KazeRun(self, scenario("flood", 1500, 20000, 8), ring_size="64KiB")
+        self.assertEqual(run.wait(240), 0, run.stderr[-3000:])
+        r = run.result()
+        self.assertEqual((r["received"], r["sizes_ok"]), (3000, True), r)
+        self.assertGreater(r["peak_queued"], 0, "the send queue was never used: %s" % r)
+        self.assertLessEqual(r["peak_queued"], 8, "the send queue went past its bound: %s" % r)
+        assert_no_leftovers(self, run.name)
+
     def test_calls_from_threads_and_asyncio_and_every_outcome(self):
         run = KazeRun(self, scenario("concurrency", 4, 100))
         self.assertEqual(run.wait(120), 0, run.stderr[-3000:])

@@ -127,7 +127,7 @@ class LiveTests(unittest.TestCase):
 class TwoSidecarTests(unittest.TestCase):
     def setUp(self):
         if support.ECHO is None:
-            self.skipTest("examples/Echo is not built (dotnet build Kaze.sln, or set KAZE_ECHO)")
+            support.missing(self, "examples/Echo is not built (dotnet build Kaze.sln, or set KAZE_ECHO)")
 
     def pair(self, a_command, b_command):
         pa, pb = support.free_port(), support.free_port()

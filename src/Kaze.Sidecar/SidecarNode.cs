@@ -1,10 +1,11 @@
 using System.Diagnostics.Metrics;
 using Kaze.Core;
+using Kaze.Core.Waiting;
 using Kaze.Edge;
+using Kaze.Mesh;
 using Kaze.Protocol;
 using Kaze.Resolver;
 using Kaze.Service;
-using Kaze.Sidecar.Corral;
 using Kaze.Sidecar.Routing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -33,7 +34,7 @@ public sealed class SidecarNode : IAsyncDisposable
     private volatile PeerReplier? _lastReplier;
 
     // Polled by the edge's reader: the corral's connections lend it their reads (null: none).
-    private ReadLender? _readLender;
+    private IReaderCompanion? _readLender;
 
     // The host's exit code once kaze run reported it; long.MinValue until then. Interlocked: read by metrics.
     private long _hostExitCode = long.MinValue;
@@ -110,7 +111,7 @@ public sealed class SidecarNode : IAsyncDisposable
         if (_mesh is not null)
         {
             // What the host wrote in one go goes out to each peer in one send. The edge's reader
-            // also reads the peer connections while it polls (ReadLender).
+            // also reads the peer connections while it polls (PeerCorral.LendReads).
             _edge?.Start(OnHostPacket, PeerCorral.BeginBatch, PeerCorral.EndBatch, _readLender);
         }
         else
@@ -164,9 +165,9 @@ public sealed class SidecarNode : IAsyncDisposable
 
     /// <summary>
     /// Connects the router to the other sidecars, and gives the edge's reader (with a host) the
-    /// connections' reads to poll (<see cref="ReadLender"/>); before <see cref="Start"/>.
+    /// connections' reads to poll (<see cref="PeerCorral.LendReads"/>); before <see cref="Start"/>.
     /// </summary>
-    internal void UseMesh(IMeshLink mesh, ReadLender? readLender = null)
+    internal void UseMesh(IMeshLink mesh, IReaderCompanion? readLender = null)
     {
         _mesh = mesh;
         _readLender = readLender;

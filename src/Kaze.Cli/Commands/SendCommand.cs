@@ -3,10 +3,10 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Google.Protobuf;
+using Kaze.Mesh;
 using Kaze.Protocol;
 using Kaze.Resolver;
 using Kaze.Sidecar.Configuration;
-using Kaze.Sidecar.Corral;
 using Microsoft.Win32.SafeHandles;
 
 namespace Kaze.Cli.Commands;

@@ -1,6 +1,6 @@
 using Kaze.Core;
+using Kaze.Mesh;
 using Kaze.Sidecar.Configuration;
-using Kaze.Sidecar.Corral;
 using Kaze.Sidecar.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;

@@ -5,7 +5,9 @@ namespace Kaze.Core.Waiting;
 
 /// <summary>
 /// How long a waiter spins before it sleeps, learned from its own waits. Used by one thread at a
-/// time (a ring end's waiter; a peer connection's reader in the sidecar).
+/// time (a ring end's waiter; a peer connection's reader in Kaze.Mesh). Public so that every
+/// waiter of the sidecar, in whichever project, spins by the same rules and the same
+/// <c>KAZE_SPIN_MAX_US</c>.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -26,7 +28,7 @@ namespace Kaze.Core.Waiting;
 /// with one CPU to run on does not spin unless that variable says so (<see cref="MaxMicroseconds"/>).
 /// </para>
 /// </remarks>
-internal struct SpinBudget
+public struct SpinBudget
 {
     /// <summary>The environment variable that sets the longest spin, in µs.</summary>
     public const string MaxSpinVariable = "KAZE_SPIN_MAX_US";

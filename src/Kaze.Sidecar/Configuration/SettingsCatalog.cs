@@ -31,7 +31,7 @@ public static class SettingsCatalog
         new("corral:maxFrameSize", "16MiB", "Largest TCP frame accepted from a peer; larger closes the connection."),
         new("corral:maxQueuedPackets", "10000", "Packets queued per peer before further ones are refused (RET_RESOURCE_EXHAUSTED)."),
         new("log:level", "warn", "kaze's log level, for every area without one of its own in log:levels: trace, debug, info, warn, error, critical, off."),
-        new("log:levels", null, "Levels per area: an object of category prefix → level, e.g. { \"Kaze.Sidecar.Corral\": \"debug\", \"Host\": \"info\" }; the longest matching prefix wins (whole dotted segments, any case). The host's own records (log forwarding) are in \"Host.<its category>\"."),
+        new("log:levels", null, "Levels per area: an object of category prefix → level, e.g. { \"Kaze.Mesh\": \"debug\", \"Host\": \"info\" }; the longest matching prefix wins (whole dotted segments, any case). The host's own records (log forwarding) are in \"Host.<its category>\"."),
         new("log:format", "text", "Log lines on stderr and in the file: text (readable) or json (one JSON object per line, CLEF: @t, @l, @m, @x, then the properties)."),
         new("log:file", null, "Also write the log to this file, rolled over (see log:rollingInterval, log:fileSizeLimit, log:retainedFiles); relative to the working directory. None: stderr only."),
         new("log:rollingInterval", "day", "When the log file rolls over: infinite, year, month, day, hour or minute; the period is appended to the file's name (kaze.log → kaze20250102.log)."),

@@ -1,11 +1,11 @@
 using Kaze.Core.Waiting;
+using Kaze.Mesh;
 using Kaze.Plugin;
 using Kaze.Protocol;
 using Kaze.Resolver;
 using Kaze.Resolver.Static;
 using Kaze.Service;
 using Kaze.Sidecar.Configuration;
-using Kaze.Sidecar.Corral;
 using Kaze.Sidecar.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -246,8 +246,7 @@ public sealed class SidecarApp : IAsyncDisposable
                 // With a host, the edge's reader also reads the peer connections while it polls
                 // (without one nothing polls the lender, and connections never lend). A sidecar
                 // with no corral to start (`kaze run --listen off`) gives its reader nothing to poll.
-                corral.Lender = corralStarts ? new ReadLender() : null;
-                node.UseMesh(new CorralLink(corral), corral.Lender);
+                node.UseMesh(new CorralLink(corral), corralStarts ? corral.LendReads() : null);
                 node.Start();
             }
             catch (Exception e)

@@ -1,6 +1,6 @@
+using Kaze.Mesh;
 using Kaze.Plugin;
 using Kaze.Service;
-using Kaze.Sidecar.Corral;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;

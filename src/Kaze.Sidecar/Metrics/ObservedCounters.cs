@@ -1,6 +1,6 @@
 using System.Diagnostics.Metrics;
 using Kaze.Edge;
-using Kaze.Sidecar.Corral;
+using Kaze.Mesh;
 using Kaze.Sidecar.Routing;
 
 namespace Kaze.Sidecar.Metrics;

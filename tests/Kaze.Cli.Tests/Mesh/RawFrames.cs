@@ -7,7 +7,7 @@ namespace Kaze.Cli.Tests.Mesh;
 /// <summary>
 /// TCP frames between sidecars, written by hand from the contract (docs/architecture.md: frame
 /// <c>[u32 LE total = 4 + H + B][u32 LE H][protobuf kaze.Hdr][body]</c>; the hello of
-/// src/Kaze.Sidecar/Corral/Handshake.cs): these tests reference none of kaze's code, so the wire
+/// src/Kaze.Mesh/Connections/Handshake.cs): these tests reference none of kaze's code, so the wire
 /// format is checked from outside too.
 /// </summary>
 internal static class RawFrames

@@ -3,7 +3,6 @@ using Kaze.Plugin;
 using Kaze.Protocol;
 using Kaze.Sidecar.Configuration;
 using Kaze.Sidecar.Hosting;
-using Kaze.Sidecar.Tests.Corral;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 

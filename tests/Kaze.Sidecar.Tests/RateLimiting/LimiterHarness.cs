@@ -4,7 +4,6 @@ using Kaze.Plugin;
 using Kaze.Protocol;
 using Kaze.Service;
 using Kaze.Sidecar.RateLimiting;
-using Kaze.Sidecar.Tests.Corral;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;

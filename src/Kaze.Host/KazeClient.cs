@@ -134,6 +134,7 @@ public sealed class KazeClient : IDisposable, IAsyncDisposable
     /// <returns>The client, connected but not started.</returns>
     /// <exception cref="KazeEnvironmentException">A variable is missing or invalid; the message names it and says to use <c>kaze run</c>.</exception>
     /// <exception cref="ChannelException">The channel cannot be opened (missing, not a channel, another host attached).</exception>
+    /// <exception cref="KazeSidecarGoneException">The channel's sidecar is not running (a stale file).</exception>
     public static KazeClient ConnectFromEnvironment(KazeClientOptions? options = null, ILoggerFactory? loggerFactory = null) =>
         Connect(SidecarEndpoint.FromEnvironment(), options, loggerFactory);
 
@@ -143,6 +144,7 @@ public sealed class KazeClient : IDisposable, IAsyncDisposable
     /// <param name="loggerFactory">Where to log; null for nowhere.</param>
     /// <returns>The client, connected but not started.</returns>
     /// <exception cref="ChannelException">The channel cannot be opened (missing, not a channel, another host attached).</exception>
+    /// <exception cref="KazeSidecarGoneException">The channel's sidecar is not running (a stale file).</exception>
     public static KazeClient Connect(SidecarEndpoint endpoint, KazeClientOptions? options = null, ILoggerFactory? loggerFactory = null)
     {
         ArgumentNullException.ThrowIfNull(endpoint);
@@ -150,6 +152,13 @@ public sealed class KazeClient : IDisposable, IAsyncDisposable
         ShmHostTransport transport = ShmHostTransport.Open(endpoint.ChannelName);
         try
         {
+            // A file whose sidecar is dead is stale: refuse it now rather than end on the first wait
+            // (docs/shm-format.md, "Open (host)"; hosts/python says the same in the same words).
+            if (!transport.IsSidecarAlive)
+            {
+                throw new KazeSidecarGoneException(transport.FilePath, transport.SidecarPid);
+            }
+
             var client = new KazeClient(transport, endpoint.Ident, options, loggerFactory);
             int actual = transport.SidecarPid;
             if (endpoint.SidecarPid != 0 && actual != endpoint.SidecarPid)

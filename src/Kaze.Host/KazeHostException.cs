@@ -18,6 +18,29 @@ public class KazeHostException : Exception
 }
 
 /// <summary>
+/// The channel's sidecar is not running: the file was left by a sidecar that was killed (it is
+/// stale), or its pid belongs to another process now. The message says so and names the pid.
+/// </summary>
+public sealed class KazeSidecarGoneException : KazeHostException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="path">The channel file.</param>
+    /// <param name="sidecarPid">The sidecar's pid as the file records it.</param>
+    public KazeSidecarGoneException(string path, int sidecarPid)
+        : base($"{path}: the sidecar (pid {sidecarPid}) is not running: the channel is stale; start the program under `kaze run`")
+    {
+        FilePath = path;
+        SidecarPid = sidecarPid;
+    }
+
+    /// <summary>The channel file.</summary>
+    public string FilePath { get; }
+
+    /// <summary>The sidecar's pid as the file records it.</summary>
+    public int SidecarPid { get; }
+}
+
+/// <summary>
 /// The environment that <c>kaze run</c> sets is missing or invalid: the program was not started by
 /// its sidecar. The message names every variable that is wrong.
 /// </summary>

@@ -23,6 +23,12 @@ internal sealed class ShmHostTransport : IHostTransport
     /// <summary>The sidecar's pid as the channel file records it.</summary>
     public int SidecarPid => _channel.PeerPid;
 
+    /// <summary>The channel file.</summary>
+    public string FilePath => _channel.FilePath;
+
+    /// <summary>Whether the sidecar process recorded in the file is alive (pid and start time).</summary>
+    public bool IsSidecarAlive => _channel.IsPeerAlive();
+
     public static ShmHostTransport Open(string channelName) => new(ShmChannel.Open(channelName));
 
     public ChannelStatus TryClaim(int length, out Span<byte> payload) => _writer.TryClaim(length, out payload);

@@ -104,6 +104,30 @@ public sealed class ShmHostTransportTests
         Assert.Equal(ChannelStatus.Closed, await client.Completion.Within("Completion after dispose"));
     }
 
+    // docs/shm-format.md: the sidecar's pid is the i32 at offset 128 of the header.
+    private const int SidecarPidOffset = 128;
+
+    [Fact]
+    public void Connect_SidecarDead_RefusedAsStaleWithThePid()
+    {
+        using ShmTestSidecar sidecar = ShmTestSidecar.Create();
+        using (var exited = System.Diagnostics.Process.Start("true"))
+        {
+            exited.WaitForExit();
+            // The file now names a sidecar that has exited, as a SIGKILLed sidecar's file does.
+            using var file = new FileStream(sidecar.Channel.FilePath, FileMode.Open, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+            file.Position = SidecarPidOffset;
+            file.Write(BitConverter.GetBytes(exited.Id));
+        }
+
+        int deadPid = BitConverter.ToInt32(File.ReadAllBytes(sidecar.Channel.FilePath), SidecarPidOffset);
+        var error = Assert.Throws<KazeSidecarGoneException>(() => sidecar.Connect());
+
+        Assert.Equal($"{sidecar.Channel.FilePath}: the sidecar (pid {deadPid}) is not running: the channel is stale; start the program under `kaze run`", error.Message);
+        Assert.Equal(deadPid, error.SidecarPid);
+        Assert.True(File.Exists(sidecar.Channel.FilePath), "the host deleted the sidecar's channel file");
+    }
+
     [Fact]
     public void Connect_NoSuchChannel_SaysToStartUnderKazeRun()
     {

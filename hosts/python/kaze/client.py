@@ -671,6 +671,10 @@ class Client:
                     self._last_activity = _monotonic()
                     if self._timers:
                         self._expire(self._last_activity)
+                    if self._closing:
+                        # close() was called: stop reading even while records keep coming.
+                        status = _ring.CLOSED
+                        break
                     continue
                 # Time calls out first: a timeout's callback may make a new call, which the
                 # flush then publishes before the wait.
@@ -681,8 +685,10 @@ class Client:
                     break
         except Exception:
             _log.critical("The reader of channel %s failed; closing the channel", self.channel_name, exc_info=True)
-            self._channel.close()
             status = _ring.CORRUPT
+        if status == _ring.CORRUPT:
+            # Nothing more can be read: close our end, so the sidecar ends the channel too.
+            self._channel.close()
         self._on_ended(status)
         if self._unmap_on_reader:
             # Closed from a handler on this thread: no view into the mapping is used any more.

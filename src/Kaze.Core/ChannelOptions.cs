@@ -4,6 +4,12 @@ namespace Kaze.Core;
 /// <remarks>Defaults: 1 MiB per direction. Each capacity must be a power of two from 64 bytes to 1 GiB; a record's payload may be up to half the capacity minus 4 bytes.</remarks>
 public sealed class ChannelOptions
 {
+    /// <summary>The smallest ring capacity: 64 bytes.</summary>
+    public const int MinCapacity = ChannelLayout.MinCapacity;
+
+    /// <summary>The largest ring capacity: 1 GiB.</summary>
+    public const int MaxCapacity = ChannelLayout.MaxCapacity;
+
     /// <summary>Bytes in the sidecar → host ring. Default 1 MiB.</summary>
     public int SidecarToHostCapacity { get; init; } = 1 << 20;
 

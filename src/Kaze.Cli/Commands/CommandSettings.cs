@@ -18,13 +18,14 @@ internal static class CommandSettings
             try
             {
                 string? file = SettingsLoader.FindFile(configFile);
-                built = SettingsLoader.Build(file, flags);
-                settings = KazeSettings.Bind(built, out List<string> problems);
-                errors.AddRange(problems.Select(p => (file is null ? "" : file + ": ") + p));
+                IConfigurationRoot root = SettingsLoader.Build(file, flags);
+                built = root;
+                settings = KazeSettings.Read(root, out List<SettingProblem> problems);
+                errors.AddRange(problems.Select(p => SettingsLoader.Describe(root, file, p)));
             }
             catch (InvalidDataException e)
             {
-                errors.Add(e.Message);
+                errors.Add(ConfigText.Unreadable(e));
             }
         }
 

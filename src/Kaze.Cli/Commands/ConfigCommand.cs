@@ -13,14 +13,14 @@ internal static class ConfigCommand
 {
     public static Command Create()
     {
-        var config = new Command("config", "Show the effective configuration (dump) or validate a configuration file (check).")
+        var config = new Command("config", "Show the effective configuration (dump), validate a configuration file (check), or print the JSON schema of kaze.json (schema).")
         {
             CreateDump(),
             CreateCheck(),
-
+            CreateSchema(),
         };
         config.Action = new UsageCheckedAction("config", (parse, ct) =>
-            Task.FromResult(UsageCheckedAction.Usage("config", ["say what to do: `kaze config dump` or `kaze config check FILE` (kaze config --help)"])));
+            Task.FromResult(UsageCheckedAction.Usage("config", ["say what to do: `kaze config dump`, `kaze config check FILE` or `kaze config schema` (kaze config --help)"])));
         return config;
     }
 
@@ -68,10 +68,10 @@ internal static class ConfigCommand
             }
 
             StandardOutput.Writer.Write(ConfigText.Write(configuration, file));
-            KazeSettings.Bind(configuration, out List<string> problems);
+            KazeSettings.Read(configuration, out List<SettingProblem> problems);
             return Task.FromResult(problems.Count == 0
                 ? 0
-                : UsageCheckedAction.Usage("config dump", problems.Select(p => "invalid: " + p)));
+                : UsageCheckedAction.Usage("config dump", problems.Select(p => "invalid: " + SettingsLoader.Describe(configuration, file, p))));
         });
         return dump;
     }
@@ -81,24 +81,19 @@ internal static class ConfigCommand
         var file = new Argument<string>("FILE") { Description = "The configuration file to check, e.g. kaze.json (comments allowed)." };
         var check = new Command(
             "check",
-            "Check a configuration file on its own (over the defaults; KAZE_* variables are not read): every setting's value, and keys kaze does not know. " +
-            "Exit codes: 0 and \"FILE: ok\" on stdout; 2 and every problem on stderr, each with its key, its value and what is allowed. Unknown top-level keys are warnings only (plugins read their own sections).")
+            "Check a configuration file on its own (over the defaults; KAZE_* variables are not read) exactly as `kaze run --config FILE` checks it at start: every setting's value, every key (an unknown key is a problem, with the setting it most likely meant), and secret and plugin files. " +
+            "Exit codes: 0 and \"FILE: ok\" on stdout; 2 and every problem on stderr, each with its key, its value and what is allowed.")
         {
             file,
         };
         check.Action = new UsageCheckedAction("config check", (parse, ct) =>
         {
             string path = parse.GetValue(file)!;
-            ConfigCheckResult result = ConfigCheck.Run(path);
-            foreach (string warning in result.Warnings)
+            IReadOnlyList<string> problems = ConfigCheck.Run(path);
+            if (problems.Count > 0)
             {
-                StandardError.WriteLine($"kaze config check: {path}: warning: {warning}");
-            }
-
-            if (result.Problems.Count > 0)
-            {
-                UsageCheckedAction.Usage("config check", result.Problems.Select(p => $"{path}: {p}"));
-                StandardError.WriteLine($"kaze config check: {path}: {result.Problems.Count} problem{(result.Problems.Count == 1 ? "" : "s")}");
+                UsageCheckedAction.Usage("config check", problems);
+                StandardError.WriteLine($"kaze config check: {path}: {problems.Count} problem{(problems.Count == 1 ? "" : "s")}");
                 return Task.FromResult(CommandSettings.UsageError);
             }
 
@@ -107,18 +102,28 @@ internal static class ConfigCommand
         });
         return check;
     }
+
+    private static Command CreateSchema()
+    {
+        var schema = new Command(
+            "schema",
+            "Print the JSON schema (draft 2020-12) of kaze.json, made from the settings catalog: every setting with its description, default and allowed values, for editors " +
+            "(save it and name it in kaze.json with \"$schema\", or in the editor's settings). kaze itself checks more than the schema can say (files, rules between settings). Exit code 0.");
+        schema.Action = new UsageCheckedAction("config schema", (parse, ct) =>
+        {
+            StandardOutput.WriteLine(SettingsSchema.Write());
+            return Task.FromResult(0);
+        });
+        return schema;
+    }
 }
 
-/// <summary>What <c>kaze config check</c> found: problems make the file unusable; warnings do not.</summary>
-internal sealed record ConfigCheckResult(IReadOnlyList<string> Problems, IReadOnlyList<string> Warnings);
-
-/// <summary>Validates one configuration file: the settings' values (<see cref="KazeSettings.Bind"/>) and the keys.</summary>
+/// <summary>Checks one configuration file as <c>kaze run --config FILE</c> does at start, without the environment.</summary>
 internal static class ConfigCheck
 {
-    public static ConfigCheckResult Run(string file)
+    /// <summary>Every problem, as <c>kaze run</c> would print it after "kaze run: "; empty when the file is fine.</summary>
+    public static IReadOnlyList<string> Run(string file)
     {
-        var problems = new List<string>();
-        var warnings = new List<string>();
         IConfigurationRoot configuration;
         try
         {
@@ -127,98 +132,10 @@ internal static class ConfigCheck
         }
         catch (InvalidDataException e)
         {
-            string message = ConfigText.Unreadable(e);
-            problems.Add(message.StartsWith(file + ": ", StringComparison.Ordinal) ? message[(file.Length + 2)..] : message);
-            return new ConfigCheckResult(problems, warnings);
+            return [ConfigText.Unreadable(e)];
         }
 
-        KazeSettings.Bind(configuration, out List<string> invalid);
-        problems.AddRange(invalid);
-        CheckKeys(FileKeys(file), problems, warnings);
-        return new ConfigCheckResult(problems, warnings);
-    }
-
-    /// <summary>Keys inside kaze's own sections must be settings; an unknown top-level key may be a plugin's section.</summary>
-    internal static void CheckKeys(IEnumerable<string> keys, List<string> problems, List<string> warnings)
-    {
-        var settings = SettingsCatalog.All.ToDictionary(s => s.Path, StringComparer.OrdinalIgnoreCase);
-        var sections = SettingsCatalog.All.Where(s => s.Path.Contains(':', StringComparison.Ordinal))
-            .Select(s => s.Path[..s.Path.IndexOf(':', StringComparison.Ordinal)])
-            .ToHashSet(StringComparer.OrdinalIgnoreCase);
-        var plugins = BuiltInPlugins.Create().Select(p => p.Name).Append("plugins").ToHashSet(StringComparer.OrdinalIgnoreCase);
-        var warned = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-        foreach (string key in keys)
-        {
-            string top = key.Split(':')[0];
-            // A setting, an entry of an object-valued one ("nodes:0.0.0.2", "log:levels:Host"), or a plugin's section.
-            if (settings.ContainsKey(key) || settings.Keys.Any(path => key.StartsWith(path + ":", StringComparison.OrdinalIgnoreCase)) || plugins.Contains(top))
-            {
-                continue;
-            }
-
-            if (sections.Contains(top))
-            {
-                string[] known = [.. SettingsCatalog.All.Where(s => s.Path.StartsWith(top + ":", StringComparison.OrdinalIgnoreCase)).Select(s => s.Path[(top.Length + 1)..])];
-                problems.Add($"{key}: not a setting of \"{top}\"{Suggest(key[(top.Length + 1)..], known)}; its settings are {string.Join(", ", known)}");
-            }
-            else if (warned.Add(top))
-            {
-                string[] topLevel = [.. SettingsCatalog.All.Select(s => s.Path.Split(':')[0]).Distinct(StringComparer.Ordinal)];
-                warnings.Add($"\"{top}\" is not a kaze setting{Suggest(top, topLevel)}: kaze ignores it, unless a plugin named \"{top}\" reads it");
-            }
-        }
-    }
-
-    // The keys of the file itself, leaves only (values, and empty objects or arrays).
-    private static IEnumerable<string> FileKeys(string file)
-    {
-        IConfigurationRoot own = new ConfigurationBuilder().AddJsonFile(Path.GetFullPath(file), optional: false, reloadOnChange: false).Build();
-        return own.AsEnumerable().Where(pair => !own.GetSection(pair.Key).GetChildren().Any()).Select(pair => pair.Key).OrderBy(k => k, StringComparer.Ordinal);
-    }
-
-    private static string Suggest(string typed, IEnumerable<string> known)
-    {
-        string? best = null;
-        int bestDistance = int.MaxValue;
-        foreach (string candidate in known)
-        {
-            int distance = EditDistance(typed.ToLowerInvariant(), candidate.ToLowerInvariant());
-            if (distance < bestDistance)
-            {
-                (best, bestDistance) = (candidate, distance);
-            }
-        }
-
-        return best is not null && bestDistance <= Math.Max(1, typed.Length / 3) ? $" (did you mean \"{best}\"?)" : "";
-    }
-
-    // Edits (insert, delete, substitute, swap two neighbours) from a to b: "idnet" is 1 from "ident".
-    private static int EditDistance(string a, string b)
-    {
-        int[,] d = new int[a.Length + 1, b.Length + 1];
-        for (int i = 0; i <= a.Length; i++)
-        {
-            d[i, 0] = i;
-        }
-
-        for (int j = 0; j <= b.Length; j++)
-        {
-            d[0, j] = j;
-        }
-
-        for (int i = 1; i <= a.Length; i++)
-        {
-            for (int j = 1; j <= b.Length; j++)
-            {
-                int cost = a[i - 1] == b[j - 1] ? 0 : 1;
-                d[i, j] = Math.Min(d[i - 1, j - 1] + cost, Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1));
-                if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
-                {
-                    d[i, j] = Math.Min(d[i, j], d[i - 2, j - 2] + 1);
-                }
-            }
-        }
-
-        return d[a.Length, b.Length];
+        KazeSettings.Read(configuration, out List<SettingProblem> problems);
+        return [.. problems.Select(p => SettingsLoader.Describe(configuration, file, p))];
     }
 }

@@ -4,7 +4,6 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using Kaze.Sidecar.Configuration;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.Configuration.Json;
 
 namespace Kaze.Cli.Commands;
 
@@ -23,22 +22,8 @@ internal static class ConfigText
 {
     private const string Indent = "  ";
 
-    // One line above each of kaze's sections; the settings' own lines come from the catalog.
-    private static readonly Dictionary<string, string> SectionComments = new(StringComparer.OrdinalIgnoreCase)
-    {
-        ["channel"] = "The shared-memory channel between `kaze run` and its host program.",
-        ["run"] = "How `kaze run` supervises the host program.",
-        ["corral"] = "The TCP connections between this sidecar and other sidecars.",
-        ["log"] = "kaze's own log lines.",
-        ["metrics"] = "The sidecar's metrics.",
-        ["rateLimits"] = "Limits on the packets entering this sidecar.",
-    };
-
     // The top-level sections that hold kaze's own settings ("channel", "corral"…), from the catalog.
-    private static readonly HashSet<string> KazeSections = SettingsCatalog.All
-        .Where(s => s.Path.Contains(':', StringComparison.Ordinal))
-        .Select(s => s.Path[..s.Path.IndexOf(':', StringComparison.Ordinal)])
-        .ToHashSet(StringComparer.OrdinalIgnoreCase);
+    private static readonly HashSet<string> KazeSections = SettingsCatalog.Sections.Select(s => s.Name).ToHashSet(StringComparer.OrdinalIgnoreCase);
 
     public static string Write(IConfigurationRoot configuration, string? file)
     {
@@ -73,7 +58,7 @@ internal static class ConfigText
         foreach (Node child in node.Children)
         {
             string path = prefix + child.Name;
-            SettingInfo? setting = SettingsCatalog.All.FirstOrDefault(s => s.Path.Equals(path, StringComparison.OrdinalIgnoreCase));
+            Setting? setting = SettingsCatalog.Find(path);
             var comments = new List<string>();
             if (setting is not null && child.Children.Count == 0)
             {
@@ -94,16 +79,15 @@ internal static class ConfigText
             }
             else if (depth == 0 && KazeSections.Contains(child.Name))
             {
-                if (SectionComments.TryGetValue(child.Name, out string? sectionComment))
-                {
-                    comments.Add(sectionComment);
-                }
+                comments.Add(SettingsCatalog.FindSection(child.Name)!.Description);
+            }
+            else if (depth == 0 && child.Name == SettingsCatalog.SchemaKey)
+            {
+                comments.Add("The JSON schema of this file, for editors (`kaze config schema`); kaze ignores it.");
             }
             else if (depth == 0 || IsKazeSection(prefix))
             {
-                comments.Add(IsKazeSection(prefix)
-                    ? "Not a kaze setting (a typo?): kaze ignores it. `kaze config check` lists such keys."
-                    : "Not a kaze setting: read by a plugin of this name, if there is one; otherwise ignored.");
+                comments.Add("Not a kaze setting (a typo?): `kaze run` refuses it; `kaze config check` says what it may have meant.");
             }
 
             var member = new StringBuilder();
@@ -201,7 +185,7 @@ internal static class ConfigText
         return true;
     }
 
-    private static string Describe(SettingInfo setting, string? source)
+    private static string Describe(Setting setting, string? source)
     {
         string text = setting.Description;
         if (setting.Default is not null)
@@ -217,27 +201,16 @@ internal static class ConfigText
     }
 
     /// <summary>Which layer the value of <paramref name="path"/> comes from, or null for the default.</summary>
-    /// <remarks>The providers are <see cref="SettingsLoader.Build"/>'s layers: defaults, [file], environment, flags.</remarks>
     private static string? Source(IConfigurationRoot configuration, string path)
     {
-        IList<IConfigurationProvider> providers = [.. configuration.Providers];
-        for (int i = providers.Count - 1; i > 0; i--)
+        SettingOrigin origin = SettingsLoader.OriginOf(configuration, path);
+        return origin.Layer switch
         {
-            if (!providers[i].TryGet(path, out _))
-            {
-                continue;
-            }
-
-            if (providers[i] is JsonConfigurationProvider)
-            {
-                return "the file";
-            }
-
-            SettingInfo? setting = SettingsCatalog.All.FirstOrDefault(s => s.Path.Equals(path, StringComparison.OrdinalIgnoreCase));
-            return i == providers.Count - 1 ? "the command line" : "the environment" + (setting is null ? "" : $" ({setting.EnvironmentVariable})");
-        }
-
-        return null;
+            SettingLayer.File => "the file",
+            SettingLayer.Environment => $"the environment ({origin.Name})",
+            SettingLayer.CommandLine => "the command line",
+            _ => null,
+        };
     }
 
     private static string Quote(string value) =>
@@ -247,7 +220,7 @@ internal static class ConfigText
     private static Node Tree(IConfiguration configuration)
     {
         var root = new Node("", null);
-        foreach (SettingInfo setting in SettingsCatalog.All)
+        foreach (Setting setting in SettingsCatalog.All)
         {
             root.Child(setting.Path.Split(':'));
         }

@@ -38,7 +38,7 @@ internal static class RunCommand
             CaptureRemainingTokens = true,
         };
 
-        var run = new Command("run", "Run a host program with a sidecar: the program gets KAZE_CHANNEL, KAZE_IDENT and KAZE_SIDECAR_PID in its environment, keeps the terminal, and kaze exits with its exit code (128+N if signal N ended it; 127 command not found; 126 not executable; 73 channel cannot be created; 69 the --listen address given cannot be bound; 2 bad options, configuration or plugin).");
+        var run = new Command("run", "Run a host program with a sidecar: the program gets KAZE_CHANNEL, KAZE_IDENT and KAZE_SIDECAR_PID in its environment, keeps the terminal, and kaze exits with its exit code (128+N if signal N ended it; 127 command not found; 126 not executable; 73 channel cannot be created; 69 the --listen address given cannot be bound; 2 bad options, configuration or plugin; 70 cannot start for another reason).");
         foreach (Option option in flags.All)
         {
             run.Options.Add(option);

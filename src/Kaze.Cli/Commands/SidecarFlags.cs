@@ -70,7 +70,7 @@ internal sealed class SidecarFlags
 
     public static Option<string> Setting(string name, string path, string helpName)
     {
-        SettingInfo info = SettingsCatalog.All.First(s => s.Path == path);
+        Setting info = SettingsCatalog.Find(path) ?? throw new ArgumentException($"'{path}' is not in the settings catalog.", nameof(path));
         return new Option<string>(name)
         {
             Description = info.Description + (info.Default is null ? " [default: none]" : $" [default: {info.Default}]") + $" (setting \"{info.Path}\", env {info.EnvironmentVariable})",

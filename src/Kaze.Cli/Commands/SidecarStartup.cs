@@ -10,6 +10,9 @@ namespace Kaze.Cli.Commands;
 /// <summary>What `kaze run` and `kaze sidecar` share: composing the sidecar and starting it, or saying in one line why not.</summary>
 internal static class SidecarStartup
 {
+    /// <summary>sysexits.h EX_SOFTWARE: kaze could not start for a reason that is not the settings' (a bug, or the machine).</summary>
+    public const int CannotStart = 70;
+
     /// <summary>
     /// Builds the sidecar with the built-in plugins and those <paramref name="configuration"/>
     /// lists, logging through <paramref name="loggers"/>, and starts it. On failure the reason is
@@ -27,6 +30,13 @@ internal static class SidecarStartup
         {
             StandardError.WriteLine("kaze: " + e.Message);
             return (null, CommandSettings.UsageError);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or IOException or UnauthorizedAccessException)
+        {
+            // Settings are checked before this (KazeSettings.Read): what is left is a bug or the
+            // machine, reported in one line rather than as a stack trace.
+            StandardError.WriteLine($"kaze: cannot start: {e.Message} ({e.GetType().Name})");
+            return (null, CannotStart);
         }
 
         try
@@ -46,6 +56,12 @@ internal static class SidecarStartup
             await app.StopAsync().ConfigureAwait(false);
             await app.DisposeAsync().ConfigureAwait(false);
             return (null, RunCommand.CannotListen);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or IOException or UnauthorizedAccessException)
+        {
+            StandardError.WriteLine($"kaze: cannot start: {e.Message} ({e.GetType().Name})");
+            await app.DisposeAsync().ConfigureAwait(false);
+            return (null, CannotStart);
         }
     }
 }

@@ -1,4 +1,3 @@
-using System.Globalization;
 using Kaze.Core;
 using Kaze.Protocol;
 using Kaze.Resolver;
@@ -7,207 +6,200 @@ using Microsoft.Extensions.Configuration;
 
 namespace Kaze.Sidecar.Configuration;
 
-/// <summary>The effective settings after defaults, file, environment and flags, validated and typed.</summary>
-public sealed record KazeSettings
+/// <summary>
+/// The effective settings after defaults, file, environment and flags: every setting of
+/// <see cref="SettingsCatalog"/>, read and checked. Immutable; <see cref="With{T}"/> makes a copy
+/// with one value changed (tests, embedding).
+/// </summary>
+public sealed class KazeSettings
 {
+    private static KazeSettings? s_defaults;
+
+    // Every setting of the catalog → its value (null for an optional setting that is not set).
+    private readonly Dictionary<Setting, object?> _values;
+
+    private KazeSettings(Dictionary<Setting, object?> values) => _values = values;
+
+    /// <summary>Every setting at its default.</summary>
+    public static KazeSettings Defaults => s_defaults ??= Read(
+        new ConfigurationBuilder().AddInMemoryCollection(SettingsCatalog.Defaults).Build(), out List<SettingProblem> problems)
+        ?? throw new InvalidOperationException("The settings catalog's defaults are invalid: " + string.Join("; ", problems));
+
     /// <summary>This node's ident.</summary>
-    public Ident Ident { get; init; } = new(1);
+    public Ident Ident => Get(SettingsCatalog.Ident);
 
     /// <summary>The listen address; null when listening is off.</summary>
-    public NodeAddress? Listen { get; init; }
+    public NodeAddress? Listen => Get(SettingsCatalog.Listen);
 
     /// <summary>True when the listen address is the built-in default (then a port in use is a warning, not a failure: another kaze on this machine has it).</summary>
-    public bool ListenIsDefault { get; init; }
+    public bool ListenIsDefault => Equals(Listen, Defaults.Listen);
 
     /// <summary>Static peers.</summary>
-    public IReadOnlyList<(Ident Ident, NodeAddress Address)> Nodes { get; init; } = [];
+    public IReadOnlyList<KeyValuePair<Ident, NodeAddress>> Nodes => Get(SettingsCatalog.Nodes) ?? [];
 
-    /// <summary>The secret file's path, if any.</summary>
-    public string? SecretFile { get; init; }
+    /// <summary>The secret file and the secret it holds, if any.</summary>
+    public SecretFile? Secret => Get(SettingsCatalog.SecretFile);
 
     /// <summary>Channel name, null for the default.</summary>
-    public string? ChannelName { get; init; }
-
-    /// <summary>Bytes per ring.</summary>
-    public int RingSize { get; init; } = 1 << 20;
+    public string? ChannelName => Get(SettingsCatalog.ChannelName);
 
     /// <summary>Grace period for the host.</summary>
-    public TimeSpan Grace { get; init; } = TimeSpan.FromSeconds(5);
-
-    /// <summary>Handshake timeout.</summary>
-    public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(5);
-
-    /// <summary>Connect timeout.</summary>
-    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(3);
-
-    /// <summary>Idle timeout.</summary>
-    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(60);
-
-    /// <summary>First reconnect backoff.</summary>
-    public TimeSpan ReconnectMin { get; init; } = TimeSpan.FromMilliseconds(100);
-
-    /// <summary>Longest reconnect backoff.</summary>
-    public TimeSpan ReconnectMax { get; init; } = TimeSpan.FromSeconds(10);
-
-    /// <summary>Largest TCP frame.</summary>
-    public int MaxFrameSize { get; init; } = 16 << 20;
-
-    /// <summary>Packets queued per peer.</summary>
-    public int MaxQueuedPackets { get; init; } = 10_000;
-
-    /// <summary>kaze's log level name (trace, debug, info, warn, error, critical, off), as given.</summary>
-    public string LogLevel { get; init; } = "warn";
+    public TimeSpan Grace => Get(SettingsCatalog.Grace);
 
     /// <summary>kaze's logging: levels (per area too), format, file.</summary>
-    public LogSettings Log { get; init; } = new();
-
-    /// <summary>The sidecar options these settings describe.</summary>
-    public SidecarOptions ToSidecarOptions(bool withHost) => new()
+    public LogSettings Log => new()
     {
-        Ident = Ident,
-        ChannelName = ChannelName,
-        Channel = new ChannelOptions { SidecarToHostCapacity = RingSize, HostToSidecarCapacity = RingSize },
-        Grace = Grace,
-        WithHost = withHost,
+        Level = Get(SettingsCatalog.LogLevelSetting),
+        Levels = Get(SettingsCatalog.LogLevels) ?? [],
+        Format = Get(SettingsCatalog.LogFormatSetting),
+        File = Get(SettingsCatalog.LogFile),
+        RollingInterval = Get(SettingsCatalog.LogRollingIntervalSetting),
+        FileSizeLimit = Get(SettingsCatalog.LogFileSizeLimit),
+        RetainedFiles = Get(SettingsCatalog.LogRetainedFiles),
     };
 
-    /// <summary>
-    /// Reads and validates <paramref name="configuration"/>. Every problem is listed, each naming
-    /// its key, the value and what is allowed; null settings when there is any.
-    /// </summary>
-    public static KazeSettings? Bind(IConfiguration configuration, out List<string> errors)
+    /// <summary>The value of <paramref name="setting"/>.</summary>
+    public T Get<T>(Setting<T> setting)
     {
-        var problems = new List<string>();
-        string Get(string key) => configuration[key] ?? "";
+        ArgumentNullException.ThrowIfNull(setting);
+        return _values.TryGetValue(setting, out object? value) ? (T)value! : throw new ArgumentException($"'{setting.Path}' is not in the settings catalog.", nameof(setting));
+    }
 
-        Ident ident = default;
-        if (!Ident.TryParse(Get("ident"), out ident, out string? identError))
+    /// <summary>A copy with <paramref name="setting"/> set to <paramref name="value"/> (not checked: the caller's value is taken as it is).</summary>
+    public KazeSettings With<T>(Setting<T> setting, T value)
+    {
+        ArgumentNullException.ThrowIfNull(setting);
+        if (!_values.ContainsKey(setting))
         {
-            problems.Add($"ident: {identError}");
+            throw new ArgumentException($"'{setting.Path}' is not in the settings catalog.", nameof(setting));
         }
 
-        NodeAddress? listen = null;
-        string listenText = Get("listen");
-        if (!string.Equals(listenText, "off", StringComparison.OrdinalIgnoreCase))
+        return new KazeSettings(new Dictionary<Setting, object?>(_values) { [setting] = value });
+    }
+
+    /// <summary>The sidecar options these settings describe.</summary>
+    public SidecarOptions ToSidecarOptions(bool withHost)
+    {
+        int ringSize = (int)Get(SettingsCatalog.RingSize);
+        return new()
         {
-            if (NodeAddress.TryParse(listenText, allowPortZero: true, out NodeAddress? parsed, out string listenError))
-            {
-                listen = parsed;
-            }
-            else
-            {
-                problems.Add($"listen: {listenError}, or \"off\"");
-            }
-        }
-
-        var nodes = new List<(Ident, NodeAddress)>();
-        foreach (IConfigurationSection node in configuration.GetSection("nodes").GetChildren())
-        {
-            if (!Ident.TryParse(node.Key, out Ident nodeIdent, out string? nodeError))
-            {
-                problems.Add($"nodes:{node.Key}: {nodeError}");
-                continue;
-            }
-
-            if (!NodeAddress.TryParse(node.Value, out NodeAddress? address, out string addressError))
-            {
-                problems.Add($"nodes:{node.Key}: {addressError}");
-                continue;
-            }
-
-            nodes.Add((nodeIdent, address.Value));
-        }
-
-        string? secretFile = configuration["secretFile"];
-        if (secretFile is { Length: > 0 } && !File.Exists(secretFile))
-        {
-            problems.Add($"secretFile: '{secretFile}' does not exist");
-        }
-
-        string? channelName = configuration["channel:name"];
-        if (channelName is { Length: > 0 } && !ShmChannel.IsValidName(channelName, out string nameError))
-        {
-            problems.Add($"channel:name: {nameError}");
-        }
-
-        int ringSize = Size("channel:ringSize", 64, 1 << 30, powerOfTwo: true);
-        TimeSpan grace = Duration("run:grace");
-        TimeSpan handshake = Duration("corral:handshakeTimeout", positive: true);
-        TimeSpan connect = Duration("corral:connectTimeout", positive: true);
-        TimeSpan idle = Duration("corral:idleTimeout", positive: true);
-        TimeSpan reconnectMin = Duration("corral:reconnectMin", positive: true);
-        TimeSpan reconnectMax = Duration("corral:reconnectMax", positive: true);
-        if (reconnectMax < reconnectMin)
-        {
-            problems.Add($"corral:reconnectMax: {Get("corral:reconnectMax")} is less than corral:reconnectMin ({Get("corral:reconnectMin")})");
-        }
-
-        int maxFrame = Size("corral:maxFrameSize", 64, int.MaxValue - 4, powerOfTwo: false);
-        int maxQueued = 0;
-        if (!int.TryParse(Get("corral:maxQueuedPackets"), NumberStyles.None, CultureInfo.InvariantCulture, out maxQueued) || maxQueued < 1)
-        {
-            problems.Add($"corral:maxQueuedPackets: '{Get("corral:maxQueuedPackets")}' is not a whole number of at least 1");
-        }
-
-        string level = Get("log:level").ToLowerInvariant();
-        LogSettings log = LogSettings.Bind(configuration, problems);
-
-        errors = problems;
-        if (problems.Count > 0)
-        {
-            return null;
-        }
-
-        return new KazeSettings
-        {
-            Ident = ident,
-            Listen = listen,
-            ListenIsDefault = listenText == SettingsCatalog.All.First(i => i.Path == "listen").Default,
-            Nodes = nodes,
-            SecretFile = string.IsNullOrEmpty(secretFile) ? null : secretFile,
-            ChannelName = string.IsNullOrEmpty(channelName) ? null : channelName,
-            RingSize = ringSize,
-            Grace = grace,
-            HandshakeTimeout = handshake,
-            ConnectTimeout = connect,
-            IdleTimeout = idle,
-            ReconnectMin = reconnectMin,
-            ReconnectMax = reconnectMax,
-            MaxFrameSize = maxFrame,
-            MaxQueuedPackets = maxQueued,
-            LogLevel = level,
-            Log = log,
+            Ident = Ident,
+            ChannelName = ChannelName,
+            Channel = new ChannelOptions { SidecarToHostCapacity = ringSize, HostToSidecarCapacity = ringSize },
+            Grace = Grace,
+            WithHost = withHost,
         };
+    }
 
-        TimeSpan Duration(string key, bool positive = false)
+    /// <summary>
+    /// Reads and checks every setting of <paramref name="configuration"/> (the whole configuration,
+    /// defaults included): each value against its setting's shape (type, range, and for files that
+    /// they can be read), every key against the catalog (an unknown key is a problem, with the
+    /// setting it most likely meant), and the rules between settings. Every problem is listed, each
+    /// naming its key, the value and what is allowed. Null settings when there is any.
+    /// </summary>
+    public static KazeSettings? Read(IConfiguration configuration, out List<SettingProblem> problems)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        var found = new SettingProblems();
+        CheckKeys(configuration, found);
+        var values = new Dictionary<Setting, object?>(SettingsCatalog.All.Count);
+        foreach (Setting setting in SettingsCatalog.All)
         {
-            if (!SettingValues.TryParseDuration(Get(key), out TimeSpan value, out string error))
-            {
-                problems.Add($"{key}: {error}");
-            }
-            else if (positive && value <= TimeSpan.Zero)
-            {
-                problems.Add($"{key}: {Get(key)} must be more than 0");
-            }
-
-            return value;
+            values[setting] = setting.ReadBoxed(configuration, found);
         }
 
-        int Size(string key, long min, long max, bool powerOfTwo)
+        var settings = new KazeSettings(values);
+        if (found.Count == 0)
         {
-            if (!SettingValues.TryParseSize(Get(key), out long value, out string error))
-            {
-                problems.Add($"{key}: {error}");
-                return 0;
-            }
-
-            if (value < min || value > max || (powerOfTwo && (value & (value - 1)) != 0))
-            {
-                problems.Add($"{key}: {Get(key)} must be {(powerOfTwo ? "a power of two " : "")}from {min} to {max} bytes");
-                return 0;
-            }
-
-            return (int)value;
+            CheckRules(settings, found);
         }
+
+        problems = found;
+        return found.Count == 0 ? settings : null;
+    }
+
+    /// <summary>The rules between settings.</summary>
+    private static void CheckRules(KazeSettings settings, SettingProblems problems)
+    {
+        TimeSpan min = settings.Get(SettingsCatalog.ReconnectMin);
+        TimeSpan max = settings.Get(SettingsCatalog.ReconnectMax);
+        if (max < min)
+        {
+            problems.Add(SettingsCatalog.ReconnectMax.Path, $"{SettingKinds.FormatDuration(max)} is less than corral:reconnectMin ({SettingKinds.FormatDuration(min)})");
+        }
+    }
+
+    /// <summary>Every key must be a setting, a section of settings, or inside an object-valued setting (whose shape checks it).</summary>
+    private static void CheckKeys(IConfiguration configuration, SettingProblems problems)
+    {
+        foreach (IConfigurationSection top in configuration.GetChildren())
+        {
+            if (string.Equals(top.Key, SettingsCatalog.SchemaKey, StringComparison.Ordinal) || SettingsCatalog.Find(top.Key) is not null)
+            {
+                continue;
+            }
+
+            SettingsSection? section = SettingsCatalog.FindSection(top.Key);
+            if (section is null)
+            {
+                problems.Add(top.Path, "not a kaze setting" + SuggestTop(top.Key));
+                continue;
+            }
+
+            List<string> names = SettingsIn(section.Name);
+            if (!string.IsNullOrEmpty(top.Value))
+            {
+                problems.Add(top.Path, $"must be an object of settings ({string.Join(", ", names)}), not '{top.Value}'");
+            }
+
+            foreach (IConfigurationSection child in top.GetChildren())
+            {
+                if (SettingsCatalog.Find(section.Name + ":" + child.Key) is null)
+                {
+                    problems.Add(child.Path, $"not a setting of \"{section.Name}\"{DidYouMean.Suggest(child.Key, names)}; its settings are {string.Join(", ", names)}");
+                }
+            }
+        }
+    }
+
+    /// <summary>" (did you mean …?)" for an unknown first key: a first key, or a setting whose last part it is ("idleTimeout" → "corral:idleTimeout").</summary>
+    private static string SuggestTop(string key)
+    {
+        var firstKeys = new List<string> { SettingsCatalog.SchemaKey };
+        foreach (Setting setting in SettingsCatalog.All)
+        {
+            int colon = setting.Path.IndexOf(':', StringComparison.Ordinal);
+            if (colon < 0)
+            {
+                firstKeys.Add(setting.Path);
+            }
+            else if (string.Equals(setting.Path[(colon + 1)..], key, StringComparison.OrdinalIgnoreCase))
+            {
+                return $" (did you mean \"{setting.Path}\"?)";
+            }
+        }
+
+        foreach (SettingsSection section in SettingsCatalog.Sections)
+        {
+            firstKeys.Add(section.Name);
+        }
+
+        return DidYouMean.Suggest(key, firstKeys);
+    }
+
+    private static List<string> SettingsIn(string section)
+    {
+        var names = new List<string>();
+        string prefix = section + ":";
+        foreach (Setting setting in SettingsCatalog.All)
+        {
+            if (setting.Path.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
+            {
+                names.Add(setting.Path[prefix.Length..]);
+            }
+        }
+
+        return names;
     }
 }

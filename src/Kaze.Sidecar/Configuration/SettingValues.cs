@@ -5,7 +5,7 @@ namespace Kaze.Sidecar.Configuration;
 /// <summary>Parsers for setting values, each with an error message that says what is allowed.</summary>
 public static class SettingValues
 {
-    /// <summary>"5s", "500ms", "2m", "1h", "1.5s", or a plain number of seconds.</summary>
+    /// <summary>"5s", "500ms", "2m", "1h", "1d", "1.5s", or a plain number of seconds.</summary>
     public static bool TryParseDuration(string text, out TimeSpan value, out string error)
     {
         value = default;
@@ -17,9 +17,10 @@ public static class SettingValues
             _ when t.EndsWith('s') || t.EndsWith('S') => (t[..^1], 1.0),
             _ when t.EndsWith('m') || t.EndsWith('M') => (t[..^1], 60.0),
             _ when t.EndsWith('h') || t.EndsWith('H') => (t[..^1], 3600.0),
+            _ when t.EndsWith('d') || t.EndsWith('D') => (t[..^1], 86400.0),
             _ => (t, 1.0),
         };
-        if (!double.TryParse(number, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double n) || n < 0 || n * scale > 365 * 24 * 3600)
+        if (!double.TryParse(number.Trim(), NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double n) || n < 0 || n * scale > 365 * 24 * 3600)
         {
             return false;
         }

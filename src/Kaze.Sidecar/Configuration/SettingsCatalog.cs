@@ -1,52 +1,213 @@
+using Kaze.Protocol;
+using Kaze.Resolver;
+using Kaze.Mesh;
+using Kaze.Sidecar.Logging;
+using Kaze.Sidecar.Plugins;
+using Kaze.Sidecar.RateLimiting;
+using Microsoft.Extensions.Logging;
+using static Kaze.Sidecar.Configuration.SettingKinds;
+
 namespace Kaze.Sidecar.Configuration;
 
-/// <summary>One setting: its path in the configuration (kaze.json keys joined by ':'), its default, and what it does.</summary>
-public sealed record SettingInfo(string Path, string? Default, string Description)
-{
-    /// <summary>The environment variable that sets it: KAZE_ then the path with ':' as "__", upper case.</summary>
-    public string EnvironmentVariable => "KAZE_" + Path.Replace(":", "__", StringComparison.Ordinal).ToUpperInvariant();
-}
+/// <summary>A group of settings under one key of kaze.json ("corral", "log"…), with a line that says what it is about.</summary>
+/// <param name="Name">The key.</param>
+/// <param name="Description">What its settings are about.</param>
+public sealed record SettingsSection(string Name, string Description);
 
 /// <summary>
-/// Every setting kaze knows, in one place: the defaults layer of the configuration, the text of
-/// `kaze config dump`, and the names validation errors use all come from here.
+/// Every setting kaze has, each declared once: its path, its default, what it does and what values
+/// it takes (<see cref="Setting{T}"/>). Everything else derives from this list: the defaults layer of
+/// the configuration, the KAZE_* environment layer, <see cref="KazeSettings.Read"/> (binding and
+/// validation at start, and <c>kaze config check</c>), <c>kaze config dump</c>, the flags' help texts,
+/// and the JSON schema of kaze.json (<c>kaze config schema</c>).
 /// </summary>
+/// <remarks>
+/// To add a setting: declare it below (path, default text, description, kind), add it to
+/// <see cref="All"/> in the place <c>config dump</c> should print it, and read it where it is used
+/// with <c>settings.Get(SettingsCatalog.X)</c>. Nothing else: unknown keys, wrong types, did-you-mean,
+/// the environment variable, the dump, the check and the schema come with the declaration. A new
+/// section (a new first key) goes into <see cref="Sections"/> too.
+/// </remarks>
 public static class SettingsCatalog
 {
-    /// <summary>All settings, in the order `kaze config dump` prints them.</summary>
-    public static IReadOnlyList<SettingInfo> All { get; } =
+    /// <summary>The key a kaze.json may use to name its JSON schema (for editors); kaze ignores it.</summary>
+    public const string SchemaKey = "$schema";
+
+    /// <summary>The sections (first keys that group settings), in the order <c>config dump</c> prints them.</summary>
+    public static IReadOnlyList<SettingsSection> Sections { get; } =
     [
-        new("ident", "0.0.0.1", "This node's ident, a dotted quad (0.0.0.1 = 1)."),
-        new("listen", "127.0.0.1:6081", "Where this sidecar accepts other sidecars, HOST:PORT (port 0: any free port); \"off\" for none. The default accepts only connections from this machine; give an outside address (e.g. 0.0.0.0:6081) to accept others. If the default port is taken (another kaze), kaze warns and runs on without accepting."),
-        new("nodes", null, "Static peers: an object of ident → HOST:PORT, e.g. { \"0.0.0.2\": \"127.0.0.1:7102\" }."),
-        new("secretFile", null, "A file holding the mesh's shared secret; peers must prove they know it (HMAC-SHA256 over a random challenge). Unset: no authentication."),
-        new("channel:name", null, "The channel's name; its file is /dev/shm/kaze-NAME. Unset: <ident>-<pid of kaze>."),
-        new("channel:ringSize", "1MiB", "Bytes in each ring of the channel, a power of two from 64 to 1GiB."),
-        new("run:grace", "5s", "How long the host has to exit after kaze asks it to, before SIGKILL."),
-        new("corral:handshakeTimeout", "5s", "A connection that has not completed its handshake by then is closed."),
-        new("corral:connectTimeout", "3s", "How long connecting to a peer may take."),
-        new("corral:idleTimeout", "60s", "A connection with no traffic for this long is closed (reopened on the next packet)."),
-        new("corral:reconnectMin", "100ms", "First wait before reconnecting to a peer that failed; doubles each failure."),
-        new("corral:reconnectMax", "10s", "Longest wait before reconnecting."),
-        new("corral:maxFrameSize", "16MiB", "Largest TCP frame accepted from a peer; larger closes the connection."),
-        new("corral:maxQueuedPackets", "10000", "Packets queued per peer before further ones are refused (RET_RESOURCE_EXHAUSTED)."),
-        new("log:level", "warn", "kaze's log level, for every area without one of its own in log:levels: trace, debug, info, warn, error, critical, off."),
-        new("log:levels", null, "Levels per area: an object of category prefix → level, e.g. { \"Kaze.Mesh\": \"debug\", \"Host\": \"info\" }; the longest matching prefix wins (whole dotted segments, any case). The host's own records (log forwarding) are in \"Host.<its category>\"."),
-        new("log:format", "text", "Log lines on stderr and in the file: text (readable) or json (one JSON object per line, CLEF: @t, @l, @m, @x, then the properties)."),
-        new("log:file", null, "Also write the log to this file, rolled over (see log:rollingInterval, log:fileSizeLimit, log:retainedFiles); relative to the working directory. None: stderr only."),
-        new("log:rollingInterval", "day", "When the log file rolls over: infinite, year, month, day, hour or minute; the period is appended to the file's name (kaze.log → kaze20250102.log)."),
-        new("log:fileSizeLimit", "100MiB", "A log file that reaches this size rolls over to the next (kaze_001.log…)."),
-        new("log:retainedFiles", "7", "Log files kept, the current one included; older ones are deleted."),
-        new("metrics:listen", "127.0.0.1:9464", "Where /metrics is served (Prometheus text format), HOST:PORT; port 0 picks a free port; \"off\" for none. Only loopback unless told otherwise."),
-        new("metrics:otlpEndpoint", null, "An OpenTelemetry collector to push metrics to, e.g. http://127.0.0.1:4317 (grpc) or http://127.0.0.1:4318/v1/metrics (http/protobuf). None: no OTLP export."),
-        new("metrics:otlpProtocol", "grpc", "The OTLP protocol: grpc or http/protobuf."),
-        new("metrics:otlpInterval", "60s", "Time between two OTLP exports (a last one is made when kaze stops)."),
-        new("rateLimits:total", null, "One token bucket for every packet entering this sidecar, from its host or the network (never responses): { \"permitsPerSecond\": N, \"burst\": N (default: one second's permits), \"mode\": \"reject\" | \"wait\", \"maxWait\": DURATION (wait mode only, default 100ms) }. Over it a request is answered RET_RESOURCE_EXHAUSTED, a notify dropped. None: no limit."),
-        new("rateLimits:perSource", null, "A bucket per source ident (the sending node; this node for its own host), each with this rule (same shape as rateLimits:total)."),
-        new("rateLimits:perBodyType", null, "Buckets per body type: an object of body type → rule (same shape as rateLimits:total); \"*\" gives every body type not listed a bucket of its own with that rule."),
-        new("rateLimits:maxPartitions", "10000", "Most buckets kept for perSource, and for perBodyType \"*\"; past that, idle buckets are dropped and newcomers share one bucket."),
-        new("plugins", null, "Third-party plugins: an object of name → { \"assembly\": PATH of the plugin's .dll, \"type\": its plugin class (only if the assembly has several), \"order\": position among plugins (default 0, then by name), …the plugin's own settings }. See docs/plugins.md."),
+        new("channel", "The shared-memory channel between `kaze run` and its host program."),
+        new("run", "How `kaze run` supervises the host program."),
+        new("corral", "The TCP connections between this sidecar and other sidecars."),
+        new("log", "kaze's own log lines."),
+        new("metrics", "The sidecar's metrics."),
+        new("rateLimits", "Limits on the packets entering this sidecar."),
     ];
+
+    /// <summary>This node's ident.</summary>
+    public static readonly Setting<Ident> Ident = new(
+        "ident", "0.0.0.1", "This node's ident, a dotted quad (0.0.0.1 = 1); not 0.0.0.0, which means \"this node's host\" as a destination.",
+        SettingKinds.Ident(allowAny: false));
+
+    /// <summary>Where this sidecar accepts other sidecars; null for "off".</summary>
+    public static readonly Setting<NodeAddress?> Listen = new(
+        "listen", "127.0.0.1:6081",
+        "Where this sidecar accepts other sidecars, HOST:PORT (port 0: any free port); \"off\" for none. The default accepts only connections from this machine; give an outside address (e.g. 0.0.0.0:6081) to accept others. If the default port is taken (another kaze), kaze warns and runs on without accepting.",
+        ListenAddress());
+
+    /// <summary>Static peers.</summary>
+    public static readonly Setting<IReadOnlyList<KeyValuePair<Ident, NodeAddress>>> Nodes = new(
+        "nodes", null, "Static peers: an object of ident → HOST:PORT, e.g. { \"0.0.0.2\": \"127.0.0.1:7102\" }.",
+        new MapShape<Ident, NodeAddress>("ident → HOST:PORT, e.g. { \"0.0.0.2\": \"127.0.0.1:7102\" }", SettingKinds.Ident(allowAny: false).TryParse, new() { ["pattern"] = IdentPattern }, Address()));
+
+    /// <summary>The mesh's shared secret, read from its file.</summary>
+    public static readonly Setting<SecretFile?> SecretFile = new(
+        "secretFile", null,
+        "A file holding the mesh's shared secret (mode 0600 or stricter: not readable by other users; 1 byte to 64 KiB; trailing line breaks are dropped); peers must prove they know it (HMAC-SHA256 over a random challenge). Unset: no authentication.",
+        Secret());
+
+    /// <summary>The channel's name; null for the default.</summary>
+    public static readonly Setting<string?> ChannelName = new(
+        "channel:name", null, "The channel's name; its file is /dev/shm/kaze-NAME. Unset: <ident>-<pid of kaze>.", SettingKinds.ChannelName());
+
+    /// <summary>Bytes in each ring.</summary>
+    public static readonly Setting<long> RingSize = new(
+        "channel:ringSize", "1MiB", "Bytes in each ring of the channel, a power of two from 64 to 1GiB.",
+        Size(Kaze.Core.ChannelOptions.MinCapacity, Kaze.Core.ChannelOptions.MaxCapacity, powerOfTwo: true));
+
+    /// <summary>How long the host has to exit after kaze asks it to.</summary>
+    public static readonly Setting<TimeSpan> Grace = new(
+        "run:grace", "5s", "How long the host has to exit after kaze asks it to, before SIGKILL (0 to 24d).", Duration(TimeSpan.Zero, MaxTimer));
+
+    /// <summary>Handshake timeout of the corral.</summary>
+    public static readonly Setting<TimeSpan> HandshakeTimeout = new(
+        "corral:handshakeTimeout", "5s", "A connection that has not completed its handshake by then is closed.", Timeout());
+
+    /// <summary>Connect timeout of the corral.</summary>
+    public static readonly Setting<TimeSpan> ConnectTimeout = new(
+        "corral:connectTimeout", "3s", "How long connecting to a peer may take.", Timeout());
+
+    /// <summary>Idle timeout of the corral.</summary>
+    public static readonly Setting<TimeSpan> IdleTimeout = new(
+        "corral:idleTimeout", "60s", "A connection with no traffic for this long is closed (reopened on the next packet).", Timeout());
+
+    /// <summary>First reconnect backoff.</summary>
+    public static readonly Setting<TimeSpan> ReconnectMin = new(
+        "corral:reconnectMin", "100ms", "First wait before reconnecting to a peer that failed; doubles each failure.", Timeout());
+
+    /// <summary>Longest reconnect backoff.</summary>
+    public static readonly Setting<TimeSpan> ReconnectMax = new(
+        "corral:reconnectMax", "10s", "Longest wait before reconnecting; at least corral:reconnectMin.", Timeout());
+
+    /// <summary>Largest TCP frame accepted.</summary>
+    public static readonly Setting<long> MaxFrameSize = new(
+        "corral:maxFrameSize", "16MiB", $"Largest TCP frame accepted from a peer, from {FormatSize(CorralOptions.MinMaxFrameSize)} to {FormatSize(TcpFraming.MaxSupportedFrameSize)}; larger closes the connection.",
+        Size(CorralOptions.MinMaxFrameSize, TcpFraming.MaxSupportedFrameSize, powerOfTwo: false));
+
+    /// <summary>Packets queued per peer.</summary>
+    public static readonly Setting<int> MaxQueuedPackets = new(
+        "corral:maxQueuedPackets", "10000", "Packets queued per peer before further ones are refused (RET_RESOURCE_EXHAUSTED).", Int(1, int.MaxValue));
+
+    /// <summary>kaze's log level.</summary>
+    public static readonly Setting<LogLevel> LogLevelSetting = new(
+        "log:level", "warn", $"kaze's log level, for every area without one of its own in log:levels: {LogSettings.LevelChoices}.", Level());
+
+    /// <summary>Log levels per area.</summary>
+    public static readonly Setting<IReadOnlyList<KeyValuePair<string, LogLevel>>> LogLevels = new(
+        "log:levels", null,
+        "Levels per area: an object of category prefix → level, e.g. { \"Kaze.Mesh\": \"debug\", \"Host\": \"info\" }; the longest matching prefix wins (whole dotted segments, any case). The host's own records (log forwarding) are in \"Host.<its category>\".",
+        new MapShape<string, LogLevel>("category prefix → level, e.g. { \"Host\": \"info\" }", NonEmpty, new() { ["minLength"] = 1 }, Level()));
+
+    /// <summary>Text or JSON log lines.</summary>
+    public static readonly Setting<LogFormat> LogFormatSetting = new(
+        "log:format", "text", "Log lines on stderr and in the file: text (readable) or json (one JSON object per line, CLEF: @t, @l, @m, @x, then the properties).",
+        Choice(("text", LogFormat.Text), ("json", LogFormat.Json)));
+
+    /// <summary>The log file, if any.</summary>
+    public static readonly Setting<string?> LogFile = new(
+        "log:file", null, "Also write the log to this file, rolled over (see log:rollingInterval, log:fileSizeLimit, log:retainedFiles); relative to the working directory. None: stderr only.",
+        OutputFile());
+
+    /// <summary>When the log file rolls over.</summary>
+    public static readonly Setting<LogRollingInterval> LogRollingIntervalSetting = new(
+        "log:rollingInterval", "day", "When the log file rolls over: infinite, year, month, day, hour or minute; the period is appended to the file's name (kaze.log → kaze20250102.log).",
+        Choice(("infinite", LogRollingInterval.Infinite), ("year", LogRollingInterval.Year), ("month", LogRollingInterval.Month), ("day", LogRollingInterval.Day), ("hour", LogRollingInterval.Hour), ("minute", LogRollingInterval.Minute)));
+
+    /// <summary>Size at which the log file rolls over.</summary>
+    public static readonly Setting<long> LogFileSizeLimit = new(
+        "log:fileSizeLimit", "100MiB", "A log file that reaches this size rolls over to the next (kaze_001.log…); 1KiB or more.", Size(1024, 1L << 40, powerOfTwo: false));
+
+    /// <summary>Log files kept.</summary>
+    public static readonly Setting<int> LogRetainedFiles = new(
+        "log:retainedFiles", "7", "Log files kept, the current one included; older ones are deleted.", Int(1, 100_000));
+
+    /// <summary>Where /metrics is served; null for "off".</summary>
+    public static readonly Setting<NodeAddress?> MetricsListen = new(
+        "metrics:listen", "127.0.0.1:9464", "Where /metrics is served (Prometheus text format), HOST:PORT; port 0 picks a free port; \"off\" for none. Only loopback unless told otherwise.",
+        ListenAddress());
+
+    /// <summary>The OTLP collector, if any.</summary>
+    public static readonly Setting<Uri?> OtlpEndpoint = new(
+        "metrics:otlpEndpoint", null, "An OpenTelemetry collector to push metrics to, e.g. http://127.0.0.1:4317 (grpc) or http://127.0.0.1:4318/v1/metrics (http/protobuf). None: no OTLP export.",
+        HttpUrl());
+
+    /// <summary>The OTLP protocol: true for http/protobuf, false for grpc.</summary>
+    public static readonly Setting<bool> OtlpHttp = new(
+        "metrics:otlpProtocol", "grpc", "The OTLP protocol: grpc or http/protobuf.", Choice(("grpc", false), ("http/protobuf", true)));
+
+    /// <summary>Time between OTLP exports.</summary>
+    public static readonly Setting<TimeSpan> OtlpInterval = new(
+        "metrics:otlpInterval", "60s", "Time between two OTLP exports (a last one is made when kaze stops); 100ms to 24d.", Duration(TimeSpan.FromMilliseconds(100), MaxTimer));
+
+    /// <summary>One bucket for everything limited.</summary>
+    internal static readonly Setting<RateLimitRule?> RateLimitTotal = new(
+        "rateLimits:total", null,
+        "One token bucket for every packet entering this sidecar, from its host or the network (never responses): { \"permitsPerSecond\": N, \"burst\": N (default: one second's permits), \"mode\": \"reject\" | \"wait\", \"maxWait\": DURATION (wait mode only, default 100ms) }. Over it a request is answered RET_RESOURCE_EXHAUSTED, a notify dropped. None: no limit.",
+        RateLimitOptions.RuleShape);
+
+    /// <summary>One bucket per source ident.</summary>
+    internal static readonly Setting<RateLimitRule?> RateLimitPerSource = new(
+        "rateLimits:perSource", null, "A bucket per source ident (the sending node; this node for its own host), each with this rule (same shape as rateLimits:total).",
+        RateLimitOptions.RuleShape);
+
+    /// <summary>Buckets per body type.</summary>
+    internal static readonly Setting<IReadOnlyList<KeyValuePair<string, RateLimitRule>>> RateLimitPerBodyType = new(
+        "rateLimits:perBodyType", null,
+        "Buckets per body type: an object of body type → rule (same shape as rateLimits:total); \"*\" gives every body type not listed a bucket of its own with that rule.",
+        new MapShape<string, RateLimitRule>("body type → rule, e.g. { \"echo\": { \"permitsPerSecond\": 100 }, \"*\": { \"permitsPerSecond\": 1000 } }", NonEmpty, new() { ["minLength"] = 1 }, RateLimitOptions.RuleShape));
+
+    /// <summary>Most buckets kept per partitioned rule.</summary>
+    public static readonly Setting<int> RateLimitMaxPartitions = new(
+        "rateLimits:maxPartitions", "10000", "Most buckets kept for perSource, and for perBodyType \"*\"; past that, idle buckets are dropped and newcomers share one bucket.", Int(1, int.MaxValue));
+
+    /// <summary>Third-party plugins.</summary>
+    public static readonly Setting<IReadOnlyList<KeyValuePair<string, PluginEntry>>> Plugins = new(
+        "plugins", null,
+        "Third-party plugins: an object of name → { \"assembly\": PATH of the plugin's .dll, \"type\": its plugin class (only if the assembly has several), \"order\": position among plugins (default 0, then by name), …the plugin's own settings }. See docs/plugins.md.",
+        new MapShape<string, PluginEntry>("plugin name → { \"assembly\": PATH, … }", PluginName, new() { ["minLength"] = 1 }, PluginEntry.Shape));
+
+    /// <summary>All settings, in the order `kaze config dump` prints them.</summary>
+    public static IReadOnlyList<Setting> All { get; } =
+    [
+        Ident, Listen, Nodes, SecretFile,
+        ChannelName, RingSize,
+        Grace,
+        HandshakeTimeout, ConnectTimeout, IdleTimeout, ReconnectMin, ReconnectMax, MaxFrameSize, MaxQueuedPackets,
+        LogLevelSetting, LogLevels, LogFormatSetting, LogFile, LogRollingIntervalSetting, LogFileSizeLimit, LogRetainedFiles,
+        MetricsListen, OtlpEndpoint, OtlpHttp, OtlpInterval,
+        RateLimitTotal, RateLimitPerSource, RateLimitPerBodyType, RateLimitMaxPartitions,
+        Plugins,
+    ];
+
+    /// <summary>
+    /// Variables named KAZE_* that are not settings: what <c>kaze run</c> gives its host
+    /// (KAZE_CHANNEL, KAZE_SIDECAR_PID) and process tuning read where it applies (KAZE_SPIN_MAX_US).
+    /// Any other KAZE_* variable must name a setting.
+    /// </summary>
+    public static IReadOnlySet<string> NotSettingVariables { get; } = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "KAZE_CHANNEL", "KAZE_SIDECAR_PID", Kaze.Core.Waiting.SpinBudget.MaxSpinVariable,
+    };
 
     /// <summary>The defaults as configuration key/value pairs.</summary>
     public static IEnumerable<KeyValuePair<string, string?>> Defaults
@@ -56,7 +217,7 @@ public static class SettingsCatalog
             // A plain loop, not LINQ: this runs at every start, and each LINQ shape over key/value
             // pairs is compiled on the spot (it cannot be precompiled).
             var defaults = new List<KeyValuePair<string, string?>>(All.Count);
-            foreach (SettingInfo setting in All)
+            foreach (Setting setting in All)
             {
                 if (setting.Default is not null)
                 {
@@ -66,5 +227,64 @@ public static class SettingsCatalog
 
             return defaults;
         }
+    }
+
+    /// <summary>The setting at <paramref name="path"/> (any case), or null.</summary>
+    public static Setting? Find(string path)
+    {
+        foreach (Setting setting in All)
+        {
+            if (string.Equals(setting.Path, path, StringComparison.OrdinalIgnoreCase))
+            {
+                return setting;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The section named <paramref name="name"/> (any case), or null.</summary>
+    public static SettingsSection? FindSection(string name)
+    {
+        foreach (SettingsSection section in Sections)
+        {
+            if (string.Equals(section.Name, name, StringComparison.OrdinalIgnoreCase))
+            {
+                return section;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>KAZE_ then the path with ':' as "__", upper case: corral:idleTimeout → KAZE_CORRAL__IDLETIMEOUT.</summary>
+    public static string EnvironmentVariableOf(string path) =>
+        "KAZE_" + path.Replace(":", "__", StringComparison.Ordinal).ToUpperInvariant();
+
+    private static ValueShape<TimeSpan> Timeout() => Duration(TimeSpan.FromMilliseconds(1), MaxTimer);
+
+    private static ValueShape<LogLevel> Level() => Choice(
+        ("trace", LogLevel.Trace), ("debug", LogLevel.Debug), ("info", LogLevel.Information), ("warn", LogLevel.Warning),
+        ("error", LogLevel.Error), ("critical", LogLevel.Critical), ("off", LogLevel.None),
+        ("verbose", LogLevel.Trace), ("information", LogLevel.Information), ("warning", LogLevel.Warning), ("fatal", LogLevel.Critical), ("none", LogLevel.None));
+
+    private static bool NonEmpty(string text, out string value, out string error)
+    {
+        value = text;
+        error = text.Length == 0 ? "an empty key" : "";
+        return text.Length > 0;
+    }
+
+    private static bool PluginName(string text, out string value, out string error)
+    {
+        value = text;
+        error = "";
+        if (FindSection(text) is not null || Find(text) is not null || string.Equals(text, LogForwardingPlugin.PluginName, StringComparison.OrdinalIgnoreCase))
+        {
+            error = $"'{text}' is the name of a built-in plugin or of one of kaze's own settings; give the plugin another name";
+            return false;
+        }
+
+        return true;
     }
 }

@@ -1,19 +1,49 @@
 using System.Collections;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Configuration.Json;
 
 namespace Kaze.Sidecar.Configuration;
 
+/// <summary>The layer a value of the configuration comes from.</summary>
+public enum SettingLayer
+{
+    /// <summary>The catalog's default.</summary>
+    Default = 0,
+
+    /// <summary>The configuration file.</summary>
+    File,
+
+    /// <summary>A KAZE_* environment variable.</summary>
+    Environment,
+
+    /// <summary>An option given on the command line.</summary>
+    CommandLine,
+}
+
+/// <summary>Where a value comes from: its layer and, for the file and the environment, the file's path or the variable's name.</summary>
+/// <param name="Layer">The layer.</param>
+/// <param name="Name">The file's path, the environment variable, or null.</param>
+public readonly record struct SettingOrigin(SettingLayer Layer, string? Name)
+{
+    /// <summary>How a message names it: the file's path, "KAZE_X (environment)", "command line", or null for a default.</summary>
+    public string? Label => Layer switch
+    {
+        SettingLayer.File => Name,
+        SettingLayer.Environment => $"{Name} (environment)",
+        SettingLayer.CommandLine => "command line",
+        _ => null,
+    };
+}
+
 /// <summary>
 /// Builds the configuration in layers, later wins: defaults &lt; kaze.json &lt; KAZE_* environment &lt;
-/// flags actually given on the command line (a flag's default never overrides the file).
+/// flags actually given on the command line (a flag's default never overrides the file). Each layer
+/// remembers what it holds, so a problem can name the file, the variable or the command line it came from.
 /// </summary>
 public static class SettingsLoader
 {
     /// <summary>The file name looked for in the working directory, then in ~/.config/kaze/.</summary>
     public const string FileName = "kaze.json";
-
-    // Set by `kaze run` for the host program: the host's contract, not configuration of kaze.
-    private static readonly HashSet<string> HostContractVariables = ["KAZE_CHANNEL", "KAZE_SIDECAR_PID"];
 
     /// <summary>The file to read: <paramref name="explicitPath"/>, else ./kaze.json, else ~/.config/kaze/kaze.json, else none.</summary>
     public static string? FindFile(string? explicitPath)
@@ -34,13 +64,24 @@ public static class SettingsLoader
         return File.Exists(user) ? user : null;
     }
 
-    /// <summary>Builds the layered configuration. Throws <see cref="InvalidDataException"/> for a file that cannot be read or parsed.</summary>
+    /// <summary>
+    /// Builds the layered configuration. Throws <see cref="InvalidDataException"/> for a file that
+    /// cannot be read or parsed (the message names the file and, from the JSON reader, where).
+    /// </summary>
+    /// <param name="file">The configuration file, or null for none.</param>
+    /// <param name="flags">The options given on the command line, as setting paths and values.</param>
+    /// <param name="environment">The environment; null for this process's.</param>
     public static IConfigurationRoot Build(string? file, IEnumerable<KeyValuePair<string, string?>> flags, IDictionary? environment = null)
     {
         var builder = new ConfigurationBuilder();
-        builder.AddInMemoryCollection(SettingsCatalog.Defaults);
+        builder.Add(new LayerSource(SettingLayer.Default, SettingsCatalog.Defaults, null));
         if (file is not null)
         {
+            if (Directory.Exists(file))
+            {
+                throw new InvalidDataException($"{file}: is a directory, not a configuration file");
+            }
+
             if (!File.Exists(file))
             {
                 throw new InvalidDataException($"{file}: configuration file not found");
@@ -49,34 +90,149 @@ public static class SettingsLoader
             builder.AddJsonFile(Path.GetFullPath(file), optional: false, reloadOnChange: false);
         }
 
-        builder.AddInMemoryCollection(FromEnvironment(environment ?? Environment.GetEnvironmentVariables()));
-        builder.AddInMemoryCollection(flags);
+        var names = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        builder.Add(new LayerSource(SettingLayer.Environment, FromEnvironment(environment ?? Environment.GetEnvironmentVariables(), names), names));
+        builder.Add(new LayerSource(SettingLayer.CommandLine, flags, null));
         try
         {
             return builder.Build();
         }
-        catch (Exception e) when (e is FormatException or InvalidDataException or IOException or System.Text.Json.JsonException)
+        catch (Exception e) when (e is FormatException or InvalidDataException or IOException or UnauthorizedAccessException or System.Text.Json.JsonException)
         {
             throw new InvalidDataException($"{file}: {e.Message}{(e.InnerException is null ? "" : " " + e.InnerException.Message)}", e);
         }
     }
 
-    /// <summary>KAZE_LOG__LEVEL=debug → "log:level" = "debug"; KAZE_NODES__0.0.0.2=… → "nodes:0.0.0.2".</summary>
-    public static IEnumerable<KeyValuePair<string, string?>> FromEnvironment(IDictionary environment)
+    /// <summary>
+    /// KAZE_LOG__LEVEL=debug → "log:level" = "debug"; KAZE_NODES__0.0.0.2=… → "nodes:0.0.0.2". Every
+    /// KAZE_* variable is a setting except <see cref="SettingsCatalog.NotSettingVariables"/>; one that
+    /// names no setting becomes a key that reading the settings reports as unknown.
+    /// </summary>
+    public static IEnumerable<KeyValuePair<string, string?>> FromEnvironment(IDictionary environment) => FromEnvironment(environment, null);
+
+    /// <summary>
+    /// Where the value of <paramref name="key"/> in <paramref name="configuration"/> comes from: the
+    /// last layer that holds it (or a key below it); for a key no layer holds (a missing field), the
+    /// layer of the object it is missing from.
+    /// </summary>
+    public static SettingOrigin OriginOf(IConfigurationRoot configuration, string key)
     {
-        var byPath = SettingsCatalog.All.ToDictionary(s => s.EnvironmentVariable, s => s.Path, StringComparer.OrdinalIgnoreCase);
-        foreach (DictionaryEntry entry in environment)
+        ArgumentNullException.ThrowIfNull(configuration);
+        ArgumentNullException.ThrowIfNull(key);
+        SettingOrigin origin = OriginOfExactly(configuration, key);
+        for (int colon = key.LastIndexOf(':'); origin.Layer == SettingLayer.Default && colon > 0; colon = key.LastIndexOf(':', colon - 1))
         {
-            string name = (string)entry.Key;
-            if (!name.StartsWith("KAZE_", StringComparison.Ordinal) || HostContractVariables.Contains(name))
+            origin = OriginOfExactly(configuration, key[..colon]);
+        }
+
+        return origin;
+    }
+
+    private static SettingOrigin OriginOfExactly(IConfigurationRoot configuration, string key)
+    {
+        IConfigurationProvider[] providers = [.. configuration.Providers];
+        for (int i = providers.Length - 1; i >= 0; i--)
+        {
+            IConfigurationProvider provider = providers[i];
+            if (!provider.TryGet(key, out _) && !provider.GetChildKeys([], key).Any())
             {
                 continue;
             }
 
-            string path = byPath.TryGetValue(name, out string? known)
+            return provider switch
+            {
+                JsonConfigurationProvider json => new SettingOrigin(SettingLayer.File, json.Source.Path),
+                LayerProvider layer => new SettingOrigin(layer.Layer, layer.NameOf(key)),
+                _ => new SettingOrigin(SettingLayer.Default, null),
+            };
+        }
+
+        return new SettingOrigin(SettingLayer.Default, null);
+    }
+
+    /// <summary>
+    /// A problem as kaze prints it: "ORIGIN: key: message", where ORIGIN is the file (as given in
+    /// <paramref name="file"/>), "KAZE_X (environment)" or "command line"; no origin for a rule between settings that are all defaults.
+    /// </summary>
+    public static string Describe(IConfigurationRoot configuration, string? file, SettingProblem problem)
+    {
+        ArgumentNullException.ThrowIfNull(problem);
+        SettingOrigin origin = OriginOf(configuration, problem.Key);
+        string? label = origin.Layer == SettingLayer.File && file is not null ? file : origin.Label;
+        return label is null ? problem.ToString() : $"{label}: {problem}";
+    }
+
+    private static List<KeyValuePair<string, string?>> FromEnvironment(IDictionary environment, Dictionary<string, string>? names)
+    {
+        var byVariable = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (Setting setting in SettingsCatalog.All)
+        {
+            byVariable[setting.EnvironmentVariable] = setting.Path;
+        }
+
+        var result = new List<KeyValuePair<string, string?>>();
+        foreach (DictionaryEntry entry in environment)
+        {
+            string name = (string)entry.Key;
+            if (!name.StartsWith("KAZE_", StringComparison.Ordinal) || SettingsCatalog.NotSettingVariables.Contains(name))
+            {
+                continue;
+            }
+
+            string path = byVariable.TryGetValue(name, out string? known)
                 ? known
                 : name["KAZE_".Length..].Replace("__", ":", StringComparison.Ordinal).ToLowerInvariant();
-            yield return new KeyValuePair<string, string?>(path, (string?)entry.Value);
+            names?.TryAdd(path, name);
+            result.Add(new KeyValuePair<string, string?>(path, (string?)entry.Value));
+        }
+
+        return result;
+    }
+
+    /// <summary>One layer of key/value pairs (defaults, environment, flags), which knows what it is.</summary>
+    private sealed class LayerSource(SettingLayer layer, IEnumerable<KeyValuePair<string, string?>> values, Dictionary<string, string>? names) : IConfigurationSource
+    {
+        public IConfigurationProvider Build(IConfigurationBuilder builder) => new LayerProvider(layer, values, names);
+    }
+
+    private sealed class LayerProvider : ConfigurationProvider
+    {
+        private readonly Dictionary<string, string>? _names;
+
+        public LayerProvider(SettingLayer layer, IEnumerable<KeyValuePair<string, string?>> values, Dictionary<string, string>? names)
+        {
+            Layer = layer;
+            _names = names;
+            foreach (KeyValuePair<string, string?> pair in values)
+            {
+                Data[pair.Key] = pair.Value;
+            }
+        }
+
+        public SettingLayer Layer { get; }
+
+        /// <summary>The variable that set <paramref name="key"/> (or the first one below it), for the environment layer.</summary>
+        public string? NameOf(string key)
+        {
+            if (_names is null)
+            {
+                return null;
+            }
+
+            if (_names.TryGetValue(key, out string? name))
+            {
+                return name;
+            }
+
+            foreach (KeyValuePair<string, string> pair in _names)
+            {
+                if (pair.Key.StartsWith(key + ":", StringComparison.OrdinalIgnoreCase))
+                {
+                    return pair.Value;
+                }
+            }
+
+            return SettingsCatalog.EnvironmentVariableOf(key);
         }
     }
 }

@@ -107,7 +107,7 @@ public sealed class SidecarApp : IAsyncDisposable
         // empty, compiles its dictionaries' code on the spot, milliseconds of every start.
         builder.Services.AddSingleton(sp => new StaticResolver(settings.Nodes.Count == 0
             ? NodeTable.Empty
-            : NodeTable.Create(settings.Nodes.Select(n => new NodeEntry(n.Ident, n.Address) { Source = "nodes" }))));
+            : NodeTable.Create(settings.Nodes.Select(n => new NodeEntry(n.Key, n.Value) { Source = "nodes" }))));
         builder.Services.AddSingleton<IResolver>(sp => sp.GetRequiredService<StaticResolver>());
         builder.Services.AddSingleton(sp => new SidecarNode(
             settings.ToSidecarOptions(withHost),
@@ -120,14 +120,15 @@ public sealed class SidecarApp : IAsyncDisposable
             var options = new CorralOptions
             {
                 Listen = settings.Listen ?? new NodeAddress("127.0.0.1", 0),
-                Secret = settings.SecretFile is null ? null : CorralOptions.LoadSecret(settings.SecretFile),
-                HandshakeTimeout = settings.HandshakeTimeout,
-                ConnectTimeout = settings.ConnectTimeout,
-                IdleTimeout = settings.IdleTimeout,
-                ReconnectMin = settings.ReconnectMin,
-                ReconnectMax = settings.ReconnectMax,
-                MaxFrameSize = settings.MaxFrameSize,
-                MaxQueuedPackets = settings.MaxQueuedPackets,
+                // Read (and checked) with the settings: a bad secret file is a settings problem, not a start failure.
+                Secret = settings.Secret?.Secret,
+                HandshakeTimeout = settings.Get(SettingsCatalog.HandshakeTimeout),
+                ConnectTimeout = settings.Get(SettingsCatalog.ConnectTimeout),
+                IdleTimeout = settings.Get(SettingsCatalog.IdleTimeout),
+                ReconnectMin = settings.Get(SettingsCatalog.ReconnectMin),
+                ReconnectMax = settings.Get(SettingsCatalog.ReconnectMax),
+                MaxFrameSize = (int)settings.Get(SettingsCatalog.MaxFrameSize),
+                MaxQueuedPackets = settings.Get(SettingsCatalog.MaxQueuedPackets),
             };
             return new PeerCorral(
                 options,

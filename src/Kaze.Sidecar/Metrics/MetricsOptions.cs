@@ -28,64 +28,23 @@ internal sealed record MetricsOptions
     /// <summary>True if anything exports: the endpoint or OTLP.</summary>
     public bool Exports => Listen is not null || OtlpEndpoint is not null;
 
-    /// <summary>Reads the section; every problem is listed, each with its key. Null options if there is any.</summary>
-    public static MetricsOptions? Bind(IConfiguration section, out List<string> problems)
+    /// <summary>
+    /// Reads the "metrics" settings of <paramref name="configuration"/> (the whole configuration)
+    /// through <see cref="SettingsCatalog"/>; every problem is listed, each with its key. Null
+    /// options if there is any. A configuration without <c>metrics:listen</c> at all (an embedded
+    /// sidecar, a test) serves no endpoint: kaze's own always has it, from the defaults layer.
+    /// </summary>
+    public static MetricsOptions? Bind(IConfiguration configuration, out List<string> problems)
     {
+        ArgumentNullException.ThrowIfNull(configuration);
         problems = [];
-        NodeAddress? listen = null;
-        string listenText = (section["listen"] ?? "off").Trim();
-        if (!string.Equals(listenText, "off", StringComparison.OrdinalIgnoreCase))
+        var options = new MetricsOptions
         {
-            if (NodeAddress.TryParse(listenText, allowPortZero: true, out NodeAddress? parsed, out string error))
-            {
-                listen = parsed;
-            }
-            else
-            {
-                problems.Add($"metrics:listen: {error}, or \"off\"");
-            }
-        }
-
-        Uri? otlp = null;
-        string? otlpText = section["otlpEndpoint"];
-        if (!string.IsNullOrWhiteSpace(otlpText))
-        {
-            if (Uri.TryCreate(otlpText.Trim(), UriKind.Absolute, out Uri? uri) && uri.Scheme is "http" or "https")
-            {
-                otlp = uri;
-            }
-            else
-            {
-                problems.Add($"metrics:otlpEndpoint: '{otlpText}' is not an http:// or https:// URL, e.g. http://127.0.0.1:4317");
-            }
-        }
-
-        string protocol = (section["otlpProtocol"] ?? "grpc").Trim().ToLowerInvariant();
-        if (protocol is not ("grpc" or "http/protobuf"))
-        {
-            problems.Add($"metrics:otlpProtocol: '{section["otlpProtocol"]}' is not grpc or http/protobuf");
-        }
-
-        TimeSpan interval = TimeSpan.FromSeconds(60);
-        string? intervalText = section["otlpInterval"];
-        if (intervalText is not null)
-        {
-            if (!SettingValues.TryParseDuration(intervalText, out interval, out string error))
-            {
-                problems.Add($"metrics:otlpInterval: {error}");
-            }
-            else if (interval < TimeSpan.FromMilliseconds(100) || interval.TotalMilliseconds > int.MaxValue)
-            {
-                problems.Add($"metrics:otlpInterval: {intervalText} must be from 100ms to 24d");
-            }
-        }
-
-        return problems.Count > 0 ? null : new MetricsOptions
-        {
-            Listen = listen,
-            OtlpEndpoint = otlp,
-            OtlpHttp = protocol == "http/protobuf",
-            OtlpInterval = interval,
+            Listen = configuration[SettingsCatalog.MetricsListen.Path] is null ? null : SettingsCatalog.MetricsListen.Read(configuration, problems),
+            OtlpEndpoint = SettingsCatalog.OtlpEndpoint.Read(configuration, problems),
+            OtlpHttp = SettingsCatalog.OtlpHttp.Read(configuration, problems),
+            OtlpInterval = SettingsCatalog.OtlpInterval.Read(configuration, problems),
         };
+        return problems.Count > 0 ? null : options;
     }
 }

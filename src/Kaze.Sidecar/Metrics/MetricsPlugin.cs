@@ -31,7 +31,7 @@ public sealed class MetricsPlugin : IKazePlugin
     public void ConfigureServices(PluginContext context, IServiceCollection services)
     {
         ArgumentNullException.ThrowIfNull(context);
-        MetricsOptions options = MetricsOptions.Bind(context.Configuration, out List<string> problems)
+        MetricsOptions options = MetricsOptions.Bind(context.RootConfiguration, out List<string> problems)
             ?? throw new PluginConfigurationException(Name, problems);
         string meterName = MeterName;
         services.TryAddSingleton(_ => new KazeMeter(meterName));

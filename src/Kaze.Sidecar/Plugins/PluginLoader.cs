@@ -85,15 +85,10 @@ public static class PluginLoader
     private static void RefuseReservedName(IConfigurationSection section)
     {
         string name = section.Key;
-        foreach (SettingInfo setting in SettingsCatalog.All)
+        if (SettingsCatalog.FindSection(name) is not null || SettingsCatalog.Find(name) is not null)
         {
-            int colon = setting.Path.IndexOf(':', StringComparison.Ordinal);
-            string top = colon < 0 ? setting.Path : setting.Path[..colon];
-            if (string.Equals(top, name, StringComparison.OrdinalIgnoreCase))
-            {
-                throw new PluginException(name, "reading the configuration", new InvalidDataException(
-                    $"'{name}' is the name of one of kaze's own settings sections; give the plugin another name under \"{SectionName}\""));
-            }
+            throw new PluginException(name, "reading the configuration", new InvalidDataException(
+                $"'{name}' is the name of one of kaze's own settings sections; give the plugin another name under \"{SectionName}\""));
         }
     }
 

@@ -1,4 +1,3 @@
-using System.Globalization;
 using Kaze.Sidecar.Configuration;
 using Microsoft.Extensions.Configuration;
 
@@ -35,13 +34,9 @@ internal sealed record RateLimitOptions
     // Below this a bucket would take more than ~11 days to refill one permit: a mistake (the message says 0.000001).
     private const double MinPermitsPerSecond = 0.000_001;
 
-    private const long MaxBurst = 1_000_000_000;
+    private const int MaxBurst = 1_000_000_000;
 
     private static readonly TimeSpan MaxMaxWait = TimeSpan.FromSeconds(60);
-
-    private static readonly string[] SectionKeys = ["total", "perSource", "perBodyType", "maxPartitions"];
-
-    private static readonly string[] RuleKeys = ["permitsPerSecond", "burst", "mode", "maxWait"];
 
     /// <summary>One bucket for everything that is limited.</summary>
     public RateLimitRule? Total { get; init; }
@@ -89,61 +84,64 @@ internal sealed record RateLimitOptions
     }
 
     /// <summary>
-    /// Reads <paramref name="section"/>. Every problem is listed in <paramref name="problems"/>,
-    /// each naming its full key, the value and what is allowed; the result is only meaningful
-    /// when there is none.
+    /// The shape of one rule ("rateLimits:total", "rateLimits:perSource", each entry of
+    /// "rateLimits:perBodyType"), as <see cref="SettingsCatalog"/> declares those settings.
     /// </summary>
-    public static RateLimitOptions Read(IConfiguration section, out List<string> problems)
+    internal static readonly RecordShape<RateLimitRule> RuleShape = new(
+        "a rule { \"permitsPerSecond\": N, \"burst\": N, \"mode\": \"reject\" | \"wait\", \"maxWait\": DURATION }",
+        [
+            new("permitsPerSecond", SettingKinds.Number(MinPermitsPerSecond, MaxPermitsPerSecond, "0.000001", "1000000000"), Required: true, "The sustained rate, a number above 0: permits added to the bucket per second."),
+            new("burst", SettingKinds.Int(1, MaxBurst), Required: false, "The bucket's size: packets that may pass at once after a quiet spell. Default: one second's permits (at least 1)."),
+            new("mode", SettingKinds.Choice(("reject", RateLimitMode.Reject), ("wait", RateLimitMode.Wait)), Required: false, "Over the limit: reject (a request is answered RET_RESOURCE_EXHAUSTED, a notify dropped) or wait (held until a permit is free, up to maxWait). Default reject."),
+            new("maxWait", SettingKinds.Duration(TimeSpan.FromMilliseconds(1), MaxMaxWait), Required: false, "Wait mode only: the longest a packet is held, up to 60s. Default 100ms."),
+        ],
+        open: false,
+        BuildRule);
+
+    /// <summary>
+    /// Reads the "rateLimits" settings of <paramref name="configuration"/> (the whole configuration)
+    /// through <see cref="SettingsCatalog"/>. Every problem is listed in <paramref name="problems"/>,
+    /// each naming its full key, the value and what is allowed; the result is only meaningful when
+    /// there is none.
+    /// </summary>
+    public static RateLimitOptions Read(IConfiguration configuration, out List<string> problems)
     {
-        var found = new List<string>();
-        string root = section is IConfigurationSection s ? s.Path : SectionName;
+        ArgumentNullException.ThrowIfNull(configuration);
+        problems = [];
+        return From(
+            SettingsCatalog.RateLimitTotal.Read(configuration, problems),
+            SettingsCatalog.RateLimitPerSource.Read(configuration, problems),
+            SettingsCatalog.RateLimitPerBodyType.Read(configuration, problems),
+            SettingsCatalog.RateLimitMaxPartitions.Read(configuration, problems) is var max && max > 0 ? max : DefaultMaxPartitions);
+    }
 
-        foreach (IConfigurationSection child in section.GetChildren())
-        {
-            if (!Contains(SectionKeys, child.Key))
-            {
-                found.Add($"{child.Path}: unknown setting; \"{root}\" has {string.Join(", ", SectionKeys)}");
-            }
-        }
+    /// <summary>The options the settings describe.</summary>
+    public static RateLimitOptions From(KazeSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        return From(
+            settings.Get(SettingsCatalog.RateLimitTotal),
+            settings.Get(SettingsCatalog.RateLimitPerSource),
+            settings.Get(SettingsCatalog.RateLimitPerBodyType),
+            settings.Get(SettingsCatalog.RateLimitMaxPartitions));
+    }
 
-        RateLimitRule? total = ReadRule(section.GetSection("total"), "total", found);
-        RateLimitRule? perSource = ReadRule(section.GetSection("perSource"), "perSource", found);
-
+    private static RateLimitOptions From(RateLimitRule? total, RateLimitRule? perSource, IReadOnlyList<KeyValuePair<string, RateLimitRule>>? bodyTypes, int maxPartitions)
+    {
         var perBodyType = new Dictionary<string, RateLimitRule>(StringComparer.Ordinal);
         RateLimitRule? others = null;
-        IConfigurationSection bodyTypes = section.GetSection("perBodyType");
-        if (!string.IsNullOrEmpty(bodyTypes.Value))
+        foreach ((string bodyType, RateLimitRule rule) in bodyTypes ?? [])
         {
-            found.Add($"{bodyTypes.Path}: must be an object of body type → rule, e.g. {{ \"echo\": {{ \"permitsPerSecond\": 100 }}, \"*\": {{ \"permitsPerSecond\": 1000 }} }}");
-        }
-
-        foreach (IConfigurationSection bodyType in bodyTypes.GetChildren())
-        {
-            RateLimitRule? rule = ReadRule(bodyType, "perBodyType:" + bodyType.Key, found);
-            if (rule is null)
-            {
-                continue;
-            }
-
-            if (bodyType.Key == "*")
+            if (bodyType == "*")
             {
                 others = rule;
             }
             else
             {
-                perBodyType[bodyType.Key] = rule;
+                perBodyType[bodyType] = rule;
             }
         }
 
-        int maxPartitions = DefaultMaxPartitions;
-        IConfigurationSection partitions = section.GetSection("maxPartitions");
-        if (partitions.Value is { } text
-            && (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out maxPartitions) || maxPartitions < 1))
-        {
-            found.Add($"{partitions.Path}: '{text}' is not a whole number of at least 1");
-        }
-
-        problems = found;
         return new RateLimitOptions
         {
             Total = total,
@@ -154,106 +152,31 @@ internal sealed record RateLimitOptions
         };
     }
 
-    private static RateLimitRule? ReadRule(IConfigurationSection section, string name, List<string> problems)
+    private static RateLimitRule? BuildRule(RecordValues values, SettingProblems problems)
     {
-        if (!string.IsNullOrEmpty(section.Value))
-        {
-            problems.Add($"{section.Path}: must be an object {{ \"permitsPerSecond\": N, \"burst\": N, \"mode\": \"reject\" | \"wait\", \"maxWait\": DURATION }}, not '{section.Value}'");
-            return null;
-        }
-
-        if (!section.Exists())
-        {
-            return null;
-        }
-
-        int before = problems.Count;
-        foreach (IConfigurationSection child in section.GetChildren())
-        {
-            if (!Contains(RuleKeys, child.Key))
-            {
-                problems.Add($"{child.Path}: unknown setting; a rule has {string.Join(", ", RuleKeys)}");
-            }
-        }
-
-        double permits = 0;
-        string? permitsText = section["permitsPerSecond"];
-        if (permitsText is null)
-        {
-            problems.Add($"{section.Path}:permitsPerSecond: missing; the sustained rate, a number above 0");
-        }
-        else if (!double.TryParse(permitsText, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out permits)
-            || permits < MinPermitsPerSecond || permits > MaxPermitsPerSecond)
-        {
-            problems.Add($"{section.Path}:permitsPerSecond: '{permitsText}' is not a number from 0.000001 to 1000000000");
-        }
-
-        long burst = Math.Max(1, (long)Math.Ceiling(permits));
-        string? burstText = section["burst"];
-        if (burstText is not null
-            && (!long.TryParse(burstText, NumberStyles.None, CultureInfo.InvariantCulture, out burst) || burst < 1 || burst > MaxBurst))
-        {
-            problems.Add($"{section.Path}:burst: '{burstText}' is not a whole number from 1 to {MaxBurst}");
-        }
-
-        RateLimitMode mode = RateLimitMode.Reject;
-        string? modeText = section["mode"];
-        if (modeText is not null)
-        {
-            if (string.Equals(modeText, "wait", StringComparison.OrdinalIgnoreCase))
-            {
-                mode = RateLimitMode.Wait;
-            }
-            else if (!string.Equals(modeText, "reject", StringComparison.OrdinalIgnoreCase))
-            {
-                problems.Add($"{section.Path}:mode: '{modeText}' is not \"reject\" or \"wait\"");
-            }
-        }
-
+        double permits = values.Get<double>("permitsPerSecond");
+        long burst = values.Has("burst") ? values.Get<int>("burst") : Math.Max(1, (long)Math.Ceiling(permits));
+        RateLimitMode mode = values.Get<RateLimitMode>("mode");
         TimeSpan maxWait = mode == RateLimitMode.Wait ? RateLimitRule.DefaultMaxWait : TimeSpan.Zero;
-        string? maxWaitText = section["maxWait"];
-        if (maxWaitText is not null)
+        if (values.Has("maxWait"))
         {
             if (mode != RateLimitMode.Wait)
             {
-                problems.Add($"{section.Path}:maxWait: only applies with \"mode\": \"wait\"");
+                problems.Add(values.Key + ":maxWait", "only applies with \"mode\": \"wait\"");
+                return null;
             }
-            else if (!SettingValues.TryParseDuration(maxWaitText, out maxWait, out string error))
-            {
-                problems.Add($"{section.Path}:maxWait: {error}");
-            }
-            else if (maxWait <= TimeSpan.Zero || maxWait > MaxMaxWait)
-            {
-                problems.Add($"{section.Path}:maxWait: {maxWaitText} must be more than 0 and at most {MaxMaxWait.TotalSeconds}s");
-            }
+
+            maxWait = values.Get<TimeSpan>("maxWait");
         }
 
-        if (problems.Count > before)
-        {
-            return null;
-        }
-
+        string prefix = SectionName + ":";
         return new RateLimitRule
         {
-            Name = name,
+            Name = values.Key.StartsWith(prefix, StringComparison.OrdinalIgnoreCase) ? values.Key[prefix.Length..] : values.Key,
             PermitsPerSecond = permits,
             Burst = burst,
             Mode = mode,
             MaxWait = maxWait,
         };
-    }
-
-    private static bool Contains(string[] keys, string key)
-    {
-        foreach (string k in keys)
-        {
-            // Configuration keys are case-insensitive (environment variables arrive in lower case).
-            if (string.Equals(k, key, StringComparison.OrdinalIgnoreCase))
-            {
-                return true;
-            }
-        }
-
-        return false;
     }
 }

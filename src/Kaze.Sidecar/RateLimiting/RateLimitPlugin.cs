@@ -46,7 +46,7 @@ public sealed class RateLimitPlugin : IKazePlugin
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(services);
-        RateLimitOptions options = RateLimitOptions.Read(context.Configuration, out List<string> problems);
+        RateLimitOptions options = RateLimitOptions.Read(context.RootConfiguration, out List<string> problems);
         if (problems.Count > 0)
         {
             throw new PluginConfigurationException(Name, problems);

@@ -46,7 +46,7 @@ public sealed class ConfigDumpCommandTests : IDisposable
         File.WriteAllText(input, """
             {
               "corral": { "maxQueuedPackets": 500 },
-              "someplugin": { "names": [ "a", "b" ], "limit": 3 }
+              "log": { "levels": { "Host": "info", "Kaze.Sidecar": "debug" } }
             }
             """);
         (int firstCode, KazeProcess first) = await OperatorCommandRuns.RunAsync(
@@ -73,6 +73,24 @@ public sealed class ConfigDumpCommandTests : IDisposable
         Assert.Equal([$"{saved}: ok"], check.Stdout.Lines);
         Assert.True(runCode == 0, run.Describe());
         Assert.Equal(["0.0.0.7"], run.Stdout.Lines);
+    }
+
+    [Fact]
+    public async Task ConfigDump_UnknownKeys_ArePrintedAndListedAsProblemsWithExit2()
+    {
+        string input = Path.Combine(_runs.Directory, "input.json");
+        File.WriteAllText(input, """
+            {
+              "someplugin": { "names": [ "a", "b" ], "limit": 3 }
+            }
+            """);
+
+        (int code, KazeProcess dump) = await OperatorCommandRuns.RunAsync(_runs, "kaze config dump of a file with an unknown key", "config", "dump", "--config", input);
+
+        Assert.True(code == 2, dump.Describe());
+        Assert.Contains("\"someplugin\": {", Values(dump.Stdout.Lines));
+        Assert.Contains("\"b\"", Values(dump.Stdout.Lines));
+        Assert.Contains($"kaze config dump: invalid: {input}: someplugin: not a kaze setting", dump.Stderr.Lines);
     }
 
     // The JSON of a dump without its comments (what a reader of the file gets), one member or bracket a line, commas aside.
@@ -136,8 +154,8 @@ public sealed class ConfigCheckCommandTests : IDisposable
         AssertLine(errors, prefix + "listen: 'nope' is not an address: expected HOST:PORT");
         AssertLine(errors, prefix + "run:grace: 'abc' is not a duration: use e.g. 5s");
         AssertLine(errors, prefix + "corral:handshakeTimeot: not a setting of \"corral\" (did you mean \"handshakeTimeout\"?)");
-        AssertLine(errors, prefix + "warning: \"idnet\" is not a kaze setting (did you mean \"ident\"?)");
-        AssertLine(errors, prefix + "4 problems");
+        AssertLine(errors, prefix + "idnet: not a kaze setting (did you mean \"ident\"?)");
+        AssertLine(errors, prefix + "5 problems");
         Assert.Empty(check.Stdout.Lines);
     }
 

@@ -15,7 +15,7 @@ public sealed class SidecarAppBuildTests
     {
         var plugin = new ResourcePlugin { ThrowInPipeline = true };
 
-        PluginException e = Assert.Throws<PluginException>(() => SidecarApp.Build(new KazeSettings(), withHost: true, _ => { }, plugins: [plugin]));
+        PluginException e = Assert.Throws<PluginException>(() => SidecarApp.Build(KazeSettings.Defaults, withHost: true, _ => { }, plugins: [plugin]));
 
         Assert.Equal("plugin 'resource' failed while adding its middleware: pipeline boom", e.Message);
         Assert.NotNull(plugin.Resource);
@@ -28,7 +28,7 @@ public sealed class SidecarAppBuildTests
         var first = new ResourcePlugin();
         var second = new ResourcePlugin { NameOverride = "RESOURCE" };
 
-        PluginException e = Assert.Throws<PluginException>(() => SidecarApp.Build(new KazeSettings(), withHost: false, _ => { }, plugins: [first, second]));
+        PluginException e = Assert.Throws<PluginException>(() => SidecarApp.Build(KazeSettings.Defaults, withHost: false, _ => { }, plugins: [first, second]));
 
         Assert.Equal("RESOURCE", e.Plugin);
         Assert.Contains("already named 'RESOURCE'", e.Message, StringComparison.Ordinal);
@@ -42,7 +42,7 @@ public sealed class SidecarAppBuildTests
         using (var loggers = new LoggerFactory([sink], new LoggerFilterOptions { MinLevel = LogLevel.Trace }))
         {
             var plugin = new ResourcePlugin();
-            await using (SidecarApp app = SidecarApp.Build(new KazeSettings(), withHost: false, loggers, plugins: [plugin]))
+            await using (SidecarApp app = SidecarApp.Build(KazeSettings.Defaults, withHost: false, loggers, plugins: [plugin]))
             {
                 app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Test.Area").LogWarning("through the caller's factory");
 

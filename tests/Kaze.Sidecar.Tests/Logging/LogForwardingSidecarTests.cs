@@ -57,7 +57,7 @@ public sealed class LogForwardingSidecarTests
 
     private static async Task<Running> StartAsync(Action<ILoggingBuilder> logging)
     {
-        var settings = new KazeSettings { Ident = Self, ChannelName = "kaze-log-test-" + Guid.NewGuid().ToString("N")[..12], Listen = null };
+        var settings = KazeSettings.Defaults.With(SettingsCatalog.Ident, Self).With(SettingsCatalog.ChannelName, "kaze-log-test-" + Guid.NewGuid().ToString("N")[..12]).With(SettingsCatalog.Listen, null);
         SidecarApp app = SidecarApp.Build(settings, withHost: true, logging, configuration: null, plugins: [new LogForwardingPlugin()]);
         try
         {

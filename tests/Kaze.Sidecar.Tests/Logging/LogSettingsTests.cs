@@ -49,10 +49,9 @@ public sealed class LogSettingsTests
     }
 
     [Fact]
-    public void Bind_BadValues_ListsEveryProblemWithItsKey()
+    public void Read_BadValues_ListsEveryProblemWithItsKey()
     {
-        var problems = new List<string>();
-        LogSettings.Bind(Configuration(new()
+        KazeSettings? settings = KazeSettings.Read(Configuration(new()
         {
             ["log:level"] = "loud",
             ["log:levels:Kaze.Sidecar.Corral"] = "chatty",
@@ -63,40 +62,41 @@ public sealed class LogSettingsTests
             ["log:rollingInterval"] = "3",
             ["log:fileSizeLimit"] = "12",
             ["log:retainedFiles"] = "0",
-        }), problems);
+        }), out List<SettingProblem> problems);
 
+        Assert.Null(settings);
         Assert.Equal(
             [
-                "log:level: 'loud' is not one of trace, debug, info, warn, error, critical, off",
-                "log:levels:Host: '(a section)' is not one of trace, debug, info, warn, error, critical, off",
-                "log:levels:Kaze.Sidecar.Corral: 'chatty' is not one of trace, debug, info, warn, error, critical, off",
+                "log:level: 'loud' is not one of trace, debug, info, warn, error, critical, off, verbose, information, warning, fatal, none",
+                "log:levels:Host: must be a single value (one of trace, debug, info, warn, error, critical, off, verbose, information, warning, fatal, none), not an object or a list",
+                "log:levels:Kaze.Sidecar.Corral: 'chatty' is not one of trace, debug, info, warn, error, critical, off, verbose, information, warning, fatal, none",
                 "log:format: 'xml' is not one of text, json",
                 "log:file: '/tmp/' is a directory; name a file in it, e.g. /tmp/kaze.log",
                 "log:rollingInterval: '3' is not one of infinite, year, month, day, hour, minute",
-                "log:fileSizeLimit: 12 must be at least 1KiB",
-                "log:retainedFiles: '0' is not a whole number of at least 1",
+                "log:fileSizeLimit: 12 is not from 1KiB to 1024GiB",
+                "log:retainedFiles: '0' is not a whole number from 1 to 100000",
             ],
-            problems);
+            problems.Select(p => p.ToString()));
     }
 
     [Fact]
-    public void KazeSettingsBind_BadLogLevels_AreAmongTheProblems()
+    public void Read_BadLogLevels_AreAmongTheProblems()
     {
         IConfigurationRoot configuration = SettingsLoader.Build(null, [new("log:levels:Kaze.Edge", "verbose!"), new("log:level", "nope")], environment: new Dictionary<string, string>());
 
-        KazeSettings? settings = KazeSettings.Bind(configuration, out List<string> problems);
+        KazeSettings? settings = KazeSettings.Read(configuration, out List<SettingProblem> problems);
 
         Assert.Null(settings);
-        Assert.Contains(problems, p => p.StartsWith("log:levels:Kaze.Edge: 'verbose!'", StringComparison.Ordinal));
-        Assert.Contains(problems, p => p.StartsWith("log:level: 'nope'", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.ToString().StartsWith("log:levels:Kaze.Edge: 'verbose!'", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.ToString().StartsWith("log:level: 'nope'", StringComparison.Ordinal));
     }
 
     [Fact]
-    public void KazeSettingsBind_LogSettings_AreCarried()
+    public void Read_LogSettings_AreCarried()
     {
         IConfigurationRoot configuration = SettingsLoader.Build(null, [new("log:format", "json")], environment: new Dictionary<string, string> { ["KAZE_LOG__LEVELS__KAZE.EDGE"] = "debug" });
 
-        KazeSettings? settings = KazeSettings.Bind(configuration, out List<string> problems);
+        KazeSettings? settings = KazeSettings.Read(configuration, out List<SettingProblem> problems);
 
         Assert.Empty(problems);
         Assert.Equal(LogFormat.Json, settings!.Log.Format);
@@ -133,12 +133,11 @@ public sealed class LogSettingsTests
 
     private static LogSettings Bind(Dictionary<string, string?> values)
     {
-        var problems = new List<string>();
-        LogSettings log = LogSettings.Bind(Configuration(values), problems);
+        KazeSettings? settings = KazeSettings.Read(Configuration(values), out List<SettingProblem> problems);
         Assert.Empty(problems);
-        return log;
+        return settings!.Log;
     }
 
     private static IConfigurationRoot Configuration(Dictionary<string, string?> values) =>
-        new ConfigurationBuilder().AddInMemoryCollection(values).Build();
+        SettingsLoader.Build(null, values, new Dictionary<string, string>());
 }

@@ -55,7 +55,7 @@ internal sealed class SidecarUnderTest : IAsyncDisposable
         }
 
         IConfiguration configuration = SettingsLoader.Build(null, flags, new Hashtable());
-        KazeSettings settingsBound = KazeSettings.Bind(configuration, out List<string> errors)
+        KazeSettings settingsBound = KazeSettings.Read(configuration, out List<SettingProblem> errors)
             ?? throw new XunitException("Test settings are invalid: " + string.Join("; ", errors));
         SidecarApp app = SidecarApp.Build(
             settingsBound,

@@ -38,7 +38,7 @@ internal sealed class HostedSidecar : IAsyncDisposable
         IConfigurationRoot configuration = new ConfigurationBuilder()
             .AddJsonStream(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(json)))
             .Build();
-        var settings = new KazeSettings { Ident = Self, ChannelName = "kaze-plugin-test-" + Guid.NewGuid().ToString("N")[..12] };
+        var settings = KazeSettings.Defaults.With(SettingsCatalog.Ident, Self).With(SettingsCatalog.ChannelName, "kaze-plugin-test-" + Guid.NewGuid().ToString("N")[..12]);
         var logs = new LogCapture();
         SidecarApp app = SidecarApp.Build(settings, withHost: true, logging => logging.AddProvider(logs), configuration, plugins);
         try

@@ -127,7 +127,7 @@ public sealed class PluginLoaderTests
         IConfigurationRoot configuration = LimiterHarness.Configuration(PluginPaths.Config("thrower", PluginPaths.Tests, PluginPaths.TestType(type)));
         IReadOnlyList<IKazePlugin> plugins = PluginLoader.Load(configuration);
 
-        var e = Assert.Throws<PluginException>(() => SidecarApp.Build(new KazeSettings(), withHost: false, _ => { }, configuration, plugins));
+        var e = Assert.Throws<PluginException>(() => SidecarApp.Build(KazeSettings.Defaults, withHost: false, _ => { }, configuration, plugins));
 
         Assert.Equal("thrower", e.Plugin);
         Assert.Equal("plugin 'thrower' failed while " + expected, e.Message);
@@ -138,7 +138,7 @@ public sealed class PluginLoaderTests
     {
         IConfigurationRoot configuration = LimiterHarness.Configuration(PluginPaths.Config("mine", PluginPaths.Tests, PluginPaths.TestType(nameof(TestPlugins.ReportingPlugin)), "\"x\": \"42\""));
 
-        await using SidecarApp app = SidecarApp.Build(new KazeSettings(), withHost: false, _ => { }, configuration, PluginLoader.Load(configuration));
+        await using SidecarApp app = SidecarApp.Build(KazeSettings.Defaults, withHost: false, _ => { }, configuration, PluginLoader.Load(configuration));
 
         Assert.Equal(Tuple.Create("mine", (string?)"42"), app.Services.GetRequiredService<Tuple<string, string?>>());
         Assert.Equal(["mine"], app.Node.Pipeline.Names);

@@ -38,7 +38,7 @@ public sealed class RateLimitOptionsTests
     [Fact]
     public void Read_NoSection_IsEmpty()
     {
-        RateLimitOptions options = RateLimitOptions.Read(new ConfigurationBuilder().Build().GetSection("rateLimits"), out List<string> problems);
+        RateLimitOptions options = RateLimitOptions.Read(new ConfigurationBuilder().Build(), out List<string> problems);
 
         Assert.Empty(problems);
         Assert.True(options.IsEmpty);
@@ -55,7 +55,7 @@ public sealed class RateLimitOptionsTests
             ["ratelimits:total:maxwait"] = "1s",
         }).Build();
 
-        RateLimitOptions options = RateLimitOptions.Read(configuration.GetSection("rateLimits"), out List<string> problems);
+        RateLimitOptions options = RateLimitOptions.Read(configuration, out List<string> problems);
 
         Assert.Empty(problems);
         Assert.Equal(RateLimitMode.Wait, options.Total!.Mode);
@@ -63,9 +63,9 @@ public sealed class RateLimitOptionsTests
     }
 
     [Fact]
-    public void Read_EveryProblem_IsListedWithItsKey()
+    public void KazeSettingsRead_EveryProblem_IsListedWithItsKey()
     {
-        Read("""
+        KazeSettings.Read(LimiterHarness.Configuration("""{ "rateLimits": """ + """
             {
               "totl": { "permitsPerSecond": 1 },
               "total": { "permitsPerSecond": -1, "burst": 0, "mode": "fast" },
@@ -79,23 +79,24 @@ public sealed class RateLimitOptionsTests
               },
               "maxPartitions": 0
             }
-            """, out List<string> problems);
+            """ + "}"), out List<SettingProblem> found);
+        List<string> problems = [.. found.Select(p => p.ToString())];
 
         string[] expected =
         [
-            "rateLimits:totl: unknown setting",
+            "rateLimits:totl: not a setting of \"rateLimits\" (did you mean \"total\"?)",
             "rateLimits:total:permitsPerSecond: '-1' is not a number",
             "rateLimits:total:burst: '0' is not a whole number from 1",
-            "rateLimits:total:mode: 'fast' is not \"reject\" or \"wait\"",
+            "rateLimits:total:mode: 'fast' is not one of reject, wait",
             "rateLimits:perSource: must be an object",
             "rateLimits:perBodyType:echo:permitsPerSecond: 'many' is not a number",
             "rateLimits:perBodyType:echo:maxWait: only applies with \"mode\": \"wait\"",
-            "rateLimits:perBodyType:log:permitPerSecond: unknown setting",
+            "rateLimits:perBodyType:log:permitPerSecond: unknown setting (did you mean \"permitsPerSecond\"?)",
             "rateLimits:perBodyType:log:permitsPerSecond: missing",
-            "rateLimits:perBodyType:slow:maxWait: 2m must be more than 0 and at most 60s",
+            "rateLimits:perBodyType:slow:maxWait: 2m is not from 1ms to 1m",
             "rateLimits:perBodyType:odd:maxWait: 'soon' is not a duration",
             "rateLimits:perBodyType:*:permitsPerSecond: missing",
-            "rateLimits:maxPartitions: '0' is not a whole number of at least 1",
+            "rateLimits:maxPartitions: '0' is not a whole number from 1",
         ];
         foreach (string problem in expected)
         {
@@ -112,6 +113,7 @@ public sealed class RateLimitOptionsTests
         var plugin = new RateLimitPlugin();
         var context = new PluginContext(plugin.Name, configuration.GetSection("rateLimits"), configuration, new Kaze.Protocol.Ident(1));
 
+
         var e = Assert.Throws<PluginConfigurationException>(() => plugin.ConfigureServices(context, new ServiceCollection()));
 
         Assert.Equal("rateLimits", e.Plugin);
@@ -125,12 +127,12 @@ public sealed class RateLimitOptionsTests
     {
         IConfigurationRoot configuration = LimiterHarness.Configuration("""{ "rateLimits": { "total": { "permitsPerSecond": 0 } } }""");
 
-        var e = Assert.Throws<PluginException>(() => SidecarApp.Build(new KazeSettings(), withHost: false, _ => { }, configuration, [new RateLimitPlugin()]));
+        var e = Assert.Throws<PluginException>(() => SidecarApp.Build(KazeSettings.Defaults, withHost: false, _ => { }, configuration, [new RateLimitPlugin()]));
 
         Assert.Equal("rateLimits", e.Plugin);
         Assert.Contains("rateLimits:total:permitsPerSecond: '0' is not a number", e.Message, StringComparison.Ordinal);
     }
 
     private static RateLimitOptions Read(string json, out List<string> problems) =>
-        RateLimitOptions.Read(LimiterHarness.Configuration($$"""{ "rateLimits": {{json}} }""").GetSection("rateLimits"), out problems);
+        RateLimitOptions.Read(LimiterHarness.Configuration($$"""{ "rateLimits": {{json}} }"""), out problems);
 }

@@ -200,9 +200,9 @@ public static class SettingsCatalog
     ];
 
     /// <summary>
-    /// Variables named KAZE_* that are not settings: what <c>kaze run</c> gives its host
-    /// (KAZE_CHANNEL, KAZE_SIDECAR_PID) and process tuning read where it applies (KAZE_SPIN_MAX_US).
-    /// Any other KAZE_* variable must name a setting.
+    /// Variables named KAZE_* that are not settings although their first part looks like one: what
+    /// <c>kaze run</c> gives its host (KAZE_CHANNEL, KAZE_SIDECAR_PID) and process tuning read where
+    /// it applies (KAZE_SPIN_MAX_US). See <see cref="SettingsLoader.FromEnvironment(System.Collections.IDictionary)"/>.
     /// </summary>
     public static IReadOnlySet<string> NotSettingVariables { get; } = new HashSet<string>(StringComparer.Ordinal)
     {

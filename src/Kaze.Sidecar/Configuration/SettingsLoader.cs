@@ -104,9 +104,12 @@ public static class SettingsLoader
     }
 
     /// <summary>
-    /// KAZE_LOG__LEVEL=debug → "log:level" = "debug"; KAZE_NODES__0.0.0.2=… → "nodes:0.0.0.2". Every
-    /// KAZE_* variable is a setting except <see cref="SettingsCatalog.NotSettingVariables"/>; one that
-    /// names no setting becomes a key that reading the settings reports as unknown.
+    /// KAZE_LOG__LEVEL=debug → "log:level" = "debug"; KAZE_NODES__0.0.0.2=… → "nodes:0.0.0.2". A
+    /// KAZE_* variable is a setting when its first part (up to "__") names one of kaze's first keys
+    /// ("ident", "corral"…) or nearly does (a typo, which reading the settings then reports with
+    /// what it most likely meant); other KAZE_* variables belong to other programs (a host library's
+    /// own, passed down through <c>kaze run</c>) and are left alone, as are
+    /// <see cref="SettingsCatalog.NotSettingVariables"/>.
     /// </summary>
     public static IEnumerable<KeyValuePair<string, string?>> FromEnvironment(IDictionary environment) => FromEnvironment(environment, null);
 
@@ -119,16 +122,17 @@ public static class SettingsLoader
     {
         ArgumentNullException.ThrowIfNull(configuration);
         ArgumentNullException.ThrowIfNull(key);
-        SettingOrigin origin = OriginOfExactly(configuration, key);
-        for (int colon = key.LastIndexOf(':'); origin.Layer == SettingLayer.Default && colon > 0; colon = key.LastIndexOf(':', colon - 1))
+        SettingOrigin? origin = OriginOfExactly(configuration, key);
+        for (int colon = key.LastIndexOf(':'); origin is null && colon > 0; colon = key.LastIndexOf(':', colon - 1))
         {
             origin = OriginOfExactly(configuration, key[..colon]);
         }
 
-        return origin;
+        return origin ?? new SettingOrigin(SettingLayer.Default, null);
     }
 
-    private static SettingOrigin OriginOfExactly(IConfigurationRoot configuration, string key)
+    // Null when no layer holds the key or a key below it.
+    private static SettingOrigin? OriginOfExactly(IConfigurationRoot configuration, string key)
     {
         IConfigurationProvider[] providers = [.. configuration.Providers];
         for (int i = providers.Length - 1; i >= 0; i--)
@@ -147,7 +151,7 @@ public static class SettingsLoader
             };
         }
 
-        return new SettingOrigin(SettingLayer.Default, null);
+        return null;
     }
 
     /// <summary>
@@ -179,14 +183,42 @@ public static class SettingsLoader
                 continue;
             }
 
-            string path = byVariable.TryGetValue(name, out string? known)
-                ? known
-                : name["KAZE_".Length..].Replace("__", ":", StringComparison.Ordinal).ToLowerInvariant();
+            string path;
+            if (byVariable.TryGetValue(name, out string? known))
+            {
+                path = known;
+            }
+            else if (IsKazeFirstKey(name["KAZE_".Length..].Split("__")[0]))
+            {
+                path = name["KAZE_".Length..].Replace("__", ":", StringComparison.Ordinal).ToLowerInvariant();
+            }
+            else
+            {
+                continue;
+            }
+
             names?.TryAdd(path, name);
             result.Add(new KeyValuePair<string, string?>(path, (string?)entry.Value));
         }
 
         return result;
+    }
+
+    /// <summary>True if <paramref name="first"/> is one of kaze's first keys, or within a typo of one.</summary>
+    private static bool IsKazeFirstKey(string first)
+    {
+        var names = new List<string>();
+        foreach (Setting setting in SettingsCatalog.All)
+        {
+            names.Add(setting.Path.Split(':')[0]);
+        }
+
+        foreach (SettingsSection section in SettingsCatalog.Sections)
+        {
+            names.Add(section.Name);
+        }
+
+        return DidYouMean.Closest(first, names) is not null;
     }
 
     /// <summary>One layer of key/value pairs (defaults, environment, flags), which knows what it is.</summary>

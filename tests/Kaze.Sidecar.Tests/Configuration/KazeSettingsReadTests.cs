@@ -150,7 +150,7 @@ public sealed class KazeSettingsReadTests : IDisposable
     }
 
     [Fact]
-    public void Read_EnvironmentVariableThatIsNoSetting_IsAProblemNamingTheVariable()
+    public void Read_EnvironmentVariableThatIsNoSetting_IsAProblemNamingTheVariable_OtherProgramsVariablesAreLeftAlone()
     {
         IConfigurationRoot configuration = SettingsLoader.Build(null, [], new Hashtable
         {
@@ -160,16 +160,21 @@ public sealed class KazeSettingsReadTests : IDisposable
             ["KAZE_SIDECAR_PID"] = "1",
             ["KAZE_SPIN_MAX_US"] = "50",
             ["KAZE_NODES__0.0.0.2"] = "127.0.0.1:7102",
+            ["KAZE_CORAL__IDLETIMEOUT"] = "5s",
+            // Another program's own variables (a host library's), passed down through kaze run: not kaze's.
+            ["KAZE_PY_ATOMICS"] = "fallback",
+            ["KAZE_BIN"] = "/usr/bin/kaze",
         });
 
         Assert.Null(KazeSettings.Read(configuration, out List<SettingProblem> problems));
 
         Assert.Equal(
             [
+                "KAZE_CORAL__IDLETIMEOUT (environment): coral: not a kaze setting (did you mean \"corral\"?)",
                 "KAZE_CORRAL__IDLETIMOUT (environment): corral:idletimout: not a setting of \"corral\" (did you mean \"idleTimeout\"?); its settings are handshakeTimeout, connectTimeout, idleTimeout, reconnectMin, reconnectMax, maxFrameSize, maxQueuedPackets",
                 "KAZE_CORRAL__MAXFRAMESIZE (environment): corral:maxFrameSize: 100 is not from 1KiB to 2147483643",
             ],
-            problems.Select(p => SettingsLoader.Describe(configuration, null, p)));
+            problems.Select(p => SettingsLoader.Describe(configuration, null, p)).Order(StringComparer.Ordinal));
     }
 
     [Fact]

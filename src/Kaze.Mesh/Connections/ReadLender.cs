@@ -48,7 +48,7 @@ internal sealed class ReadLender : IReaderCompanion
 
     private readonly long _staleTicks;
     private readonly Lock _lock = new();
-    private PeerConnection[] _lent = [];
+    private PeerReceiver[] _lent = [];
 
     // 1 from the edge reader's first poll after a sleep until its next sleep.
     private int _awake;
@@ -95,9 +95,9 @@ internal sealed class ReadLender : IReaderCompanion
         }
 
         bool worked = false;
-        foreach (PeerConnection connection in Volatile.Read(ref _lent))
+        foreach (PeerReceiver receiver in Volatile.Read(ref _lent))
         {
-            worked |= connection.ReadWhileLent();
+            worked |= receiver.ReadWhileLent();
         }
 
         return worked;
@@ -107,33 +107,33 @@ internal sealed class ReadLender : IReaderCompanion
     public void Sleeping()
     {
         Interlocked.Exchange(ref _awake, 0);
-        foreach (PeerConnection connection in Volatile.Read(ref _lent))
+        foreach (PeerReceiver receiver in Volatile.Read(ref _lent))
         {
-            connection.ReturnLoan();
+            receiver.ReturnLoan();
         }
     }
 
     /// <summary>A connection lends its reads (its state is already Lent).</summary>
-    public void Add(PeerConnection connection)
+    public void Add(PeerReceiver receiver)
     {
         lock (_lock)
         {
-            Volatile.Write(ref _lent, [.. _lent, connection]);
+            Volatile.Write(ref _lent, [.. _lent, receiver]);
         }
     }
 
     /// <summary>A loan ended (by whoever moved the state back to Own).</summary>
-    public void Remove(PeerConnection connection)
+    public void Remove(PeerReceiver receiver)
     {
         lock (_lock)
         {
-            int index = Array.IndexOf(_lent, connection);
+            int index = Array.IndexOf(_lent, receiver);
             if (index < 0)
             {
                 return;
             }
 
-            PeerConnection[] rest = new PeerConnection[_lent.Length - 1];
+            PeerReceiver[] rest = new PeerReceiver[_lent.Length - 1];
             Array.Copy(_lent, rest, index);
             Array.Copy(_lent, index + 1, rest, index, rest.Length - index);
             Volatile.Write(ref _lent, rest);

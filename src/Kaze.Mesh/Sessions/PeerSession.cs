@@ -57,7 +57,7 @@ internal enum AfterSend
 /// </para>
 /// <para>
 /// Writing: a sender that finds the queue empty and the connection's right to write free takes the
-/// right and writes its packet itself (<see cref="PeerConnection.SendInline"/>); otherwise the
+/// right and writes its packet itself (<see cref="PeerSender.SendInline"/>); otherwise the
 /// packet is queued, and whoever holds the right takes it (<see cref="TakeNext"/>) before giving
 /// the right up, which it does only under the lock with the queue empty. So a queued packet
 /// always has a writer coming, or no connection yet (the dial drains it in <see cref="Attach"/>),
@@ -167,7 +167,7 @@ internal sealed class PeerSession
                 }
                 else
                 {
-                    then = active.WroteWithin(_corral.BurstWindowTicks) ? AfterSend.WriteLater : AfterSend.WriteNow;
+                    then = active.Sender.WroteWithin(_corral.BurstWindowTicks) ? AfterSend.WriteLater : AfterSend.WriteNow;
                 }
 
                 if (then != AfterSend.WriteNow)
@@ -208,16 +208,16 @@ internal sealed class PeerSession
         switch (then)
         {
             case AfterSend.WriteNow:
-                connection!.SendInline(new QueuedPacket(packet, frameSize));
+                connection!.Sender.SendInline(new QueuedPacket(packet, frameSize));
                 break;
             case AfterSend.WriteLater:
-                connection!.WriteLater();
+                connection!.Sender.WriteLater();
                 break;
             case AfterSend.Keep:
                 batch!.Keep(connection!);
                 break;
             case AfterSend.WriteQueued:
-                connection!.DrainQueued();
+                connection!.Sender.DrainQueued();
                 break;
             case AfterSend.Dial:
                 _corral.StartDial(this);
@@ -309,7 +309,7 @@ internal sealed class PeerSession
             connection.Writing = true;
         }
 
-        connection.FinishWrites();
+        connection.Sender.FinishWrites();
     }
 
     /// <summary>
@@ -378,7 +378,7 @@ internal sealed class PeerSession
 
         if (drain)
         {
-            winner.DrainQueued();
+            winner.Sender.DrainQueued();
         }
 
         return true;

@@ -45,7 +45,7 @@ internal sealed class SendBatch
         List<PeerConnection> kept = batch._kept;
         for (int i = 0; i < kept.Count; i++)
         {
-            kept[i].EndHold(batch);
+            kept[i].Sender.EndHold(batch);
         }
 
         kept.Clear();

@@ -67,7 +67,7 @@ public sealed class KazeClient : IDisposable, IAsyncDisposable
     private TaskCompletionSource? _idle;
     private int _inFlight;
     private Thread? _reader;
-    // Last sequence number handed out; 0 is skipped.
+    // Last sequence number handed out (its lower 31 bits are the sequence); 0 is skipped.
     private uint _sequence;
     private int _started;
     private int _disposed;
@@ -489,10 +489,13 @@ public sealed class KazeClient : IDisposable, IAsyncDisposable
 
     private static Hdr SendHeader() => t_sendHeader ??= new Hdr();
 
+    // Sequences stay in the lower half (1 to 0x7FFFFFFF): the sidecar numbers its own requests
+    // (the HTTP gateway's) in the upper half, and refuses a host request that takes one of those
+    // in flight (docs/host-protocol.md, "Sequence numbers").
     private uint NextSequence()
     {
-        uint sequence = Interlocked.Increment(ref _sequence);
-        return sequence != 0 ? sequence : Interlocked.Increment(ref _sequence);
+        uint sequence = Interlocked.Increment(ref _sequence) & 0x7FFF_FFFF;
+        return sequence != 0 ? sequence : Interlocked.Increment(ref _sequence) & 0x7FFF_FFFF;
     }
 
     private int CheckedSize(Hdr header, int bodyLength)

@@ -28,7 +28,11 @@ public sealed class SidecarNode : IAsyncDisposable
     private Router? _router;
     private RequestTracker? _tracker;
     private PacketDelegate? _pipeline;
-    private HostGate? _hostGate;
+    // The pipeline without the tracker, for requests a local endpoint tracked itself (ISidecarPort.Route).
+    private PacketDelegate? _middleware;
+    private LocalGate? _localGate;
+    // The HTTP gateway, when configured; set before Start.
+    private ILocalEndpoint? _endpoint;
     private IMeshLink? _mesh;
     // The replier of the peer the last network packet came from; replaced whole, so any thread reads one that is complete.
     private volatile PeerReplier? _lastReplier;
@@ -98,15 +102,16 @@ public sealed class SidecarNode : IAsyncDisposable
         if (_options.WithHost)
         {
             _edge = HostEdge.Create(_options.EffectiveChannelName, new EdgeOptions { Channel = _options.Channel }, _loggerFactory.CreateLogger("Kaze.Edge"));
-            _hostGate = new HostGate(this);
+            _localGate = new LocalGate(this);
         }
 
-        _router = new Router(_options.Ident, _hostGate, _resolver, _mesh, _logger);
+        _router = new Router(_options.Ident, _localGate, _resolver, _mesh, _logger);
         _tracker = new RequestTracker(_options.Ident, SendTrackerAnswer, _router.Counters, _loggerFactory.CreateLogger("Kaze.Tracker"), callDuration: CallDuration);
         // The tracker is the outermost step: a request that a middleware answers itself (a rate
         // limit's RET_RESOURCE_EXHAUSTED, a plugin's own answer, a failed step's RET_UNREACHABLE)
         // must already be tracked, or HostGate would drop that answer as late.
         PacketDelegate middleware = _pipelineBuilder.Build(_router.RouteAsync);
+        _middleware = middleware;
         _pipeline = new PipelineBuilder().Use(_tracker.InvokeAsync, "tracker").Build(middleware);
         if (_mesh is not null)
         {
@@ -136,6 +141,11 @@ public sealed class SidecarNode : IAsyncDisposable
             return;
         }
 
+        if (_endpoint is { } endpoint && TakeDirect(endpoint, packet))
+        {
+            return;
+        }
+
         // Packets come in runs from one peer: its replier is made once per run, not per packet.
         PeerReplier? replier = _lastReplier;
         if (replier is null || replier.Peer != from)
@@ -160,8 +170,64 @@ public sealed class SidecarNode : IAsyncDisposable
         return true;
     }
 
-    /// <summary>A packet the mesh could not deliver: requests get RET_UNREACHABLE.</summary>
-    internal void OnUndeliverable(Packet packet, string reason) => _router!.Undeliverable(packet, reason);
+    /// <summary>A packet the mesh could not deliver: requests get RET_UNREACHABLE; a local endpoint hears of its exchange's packets.</summary>
+    internal void OnUndeliverable(Packet packet, string reason)
+    {
+        if (_endpoint is { } endpoint
+            && packet.Header.RpcTypeCase != Hdr.RpcTypeOneofCase.Req
+            && packet.Header.SrcIdent == _options.Ident.Value
+            && endpoint.Claim(packet.Header.BodyType) == EndpointClaim.Direct)
+        {
+            endpoint.Undeliverable(packet);
+            return;
+        }
+
+        _router!.Undeliverable(packet, reason);
+    }
+
+    /// <summary>
+    /// Attaches a local endpoint (the HTTP gateway): packets for this node whose body type it
+    /// claims go to it instead of the host; it sends through the returned port. Before
+    /// <see cref="Start"/>; one endpoint per node; only a node with a host (`kaze run`) has one.
+    /// </summary>
+    public ISidecarPort Attach(ILocalEndpoint endpoint)
+    {
+        ArgumentNullException.ThrowIfNull(endpoint);
+        if (_pipeline is not null)
+        {
+            throw new InvalidOperationException("Attach the endpoint before the sidecar starts.");
+        }
+
+        if (!_options.WithHost)
+        {
+            throw new InvalidOperationException("Only a sidecar with a host (kaze run) takes a local endpoint.");
+        }
+
+        if (Interlocked.CompareExchange(ref _endpoint, endpoint, null) is not null)
+        {
+            throw new InvalidOperationException("The sidecar has a local endpoint already.");
+        }
+
+        return new EndpointPort(this);
+    }
+
+    /// <summary>
+    /// Packets of an exchange a local endpoint runs (its <see cref="EndpointClaim.Direct"/> body
+    /// types), addressed to this node, skip the pipeline: they are delivered in the order they
+    /// came, and responses among them end their request's tracking first. False: not such a packet.
+    /// </summary>
+    private bool TakeDirect(ILocalEndpoint endpoint, Packet packet)
+    {
+        Hdr header = packet.Header;
+        uint dst = header.RouteTypeCase == Hdr.RouteTypeOneofCase.DstIdent ? header.DstIdent : uint.MaxValue;
+        if ((dst != 0 && dst != _options.Ident.Value) || endpoint.Claim(header.BodyType) != EndpointClaim.Direct)
+        {
+            return false;
+        }
+
+        _localGate!.TrySend(packet);
+        return true;
+    }
 
     /// <summary>
     /// Connects the router to the other sidecars, and gives the edge's reader (with a host) the
@@ -210,16 +276,18 @@ public sealed class SidecarNode : IAsyncDisposable
             return;
         }
 
-        var context = new PacketContext(packet, PacketOrigin.Host, _options.Ident, _hostGate!);
+        var context = new PacketContext(packet, PacketOrigin.Host, _options.Ident, _localGate!);
         Run(context);
     }
 
-    private void Run(PacketContext context)
+    private void Run(PacketContext context) => Run(_pipeline!, context);
+
+    private void Run(PacketDelegate pipeline, PacketContext context)
     {
         ValueTask pending;
         try
         {
-            pending = _pipeline!(context);
+            pending = pipeline(context);
         }
         catch (Exception e)
         {
@@ -291,18 +359,77 @@ public sealed class SidecarNode : IAsyncDisposable
         }
     }
 
-    /// <summary>The one way to the host: responses pass the tracker, so the host gets one answer per request.</summary>
-    private sealed class HostGate(SidecarNode node) : IPacketReplier
+    /// <summary>
+    /// The one way to the host and to a local endpoint: responses pass the tracker (so the host
+    /// gets one answer per request, and an endpoint's answers go to the endpoint), packets whose
+    /// body type the endpoint claims go to it, the rest to the host.
+    /// </summary>
+    private sealed class LocalGate(SidecarNode node) : IPacketReplier
     {
         public bool TrySend(Packet packet)
         {
-            if (packet.Header.RpcTypeCase == Hdr.RpcTypeOneofCase.Rsp && !node._tracker!.TryComplete(packet.Header))
+            Hdr header = packet.Header;
+            if (header.RpcTypeCase == Hdr.RpcTypeOneofCase.Rsp)
             {
-                packet.Dispose();
-                return false;
+                if (!node._tracker!.TryComplete(header, out IAnswerSink? owner))
+                {
+                    packet.Dispose();
+                    return false;
+                }
+
+                if (owner is not null)
+                {
+                    owner.Answer(packet);
+                    return true;
+                }
+            }
+            else if (node._endpoint is { } endpoint && endpoint.Claim(header.BodyType) != EndpointClaim.None)
+            {
+                endpoint.Deliver(packet);
+                return true;
             }
 
             return node._edge!.TrySend(packet);
+        }
+    }
+
+    /// <summary>The local endpoint's way to send: <see cref="ISidecarPort"/> over this node.</summary>
+    private sealed class EndpointPort(SidecarNode node) : ISidecarPort
+    {
+        public Ident Self => node._options.Ident;
+
+        public uint Track(Hdr request, IAnswerSink sink) =>
+            (node._tracker ?? throw new InvalidOperationException("The sidecar is not started.")).TrackLocal(request, sink);
+
+        public void Forget(uint sequence) => node._tracker?.Forget(sequence);
+
+        public void Route(Packet request)
+        {
+            if (node._middleware is not { } middleware)
+            {
+                request.Dispose();
+                throw new InvalidOperationException("The sidecar is not started.");
+            }
+
+            node.Run(middleware, new PacketContext(request, PacketOrigin.Host, node._options.Ident, node._localGate!));
+        }
+
+        public RetCode Send(Packet packet)
+        {
+            uint dst = packet.Header.DstIdent;
+            if (dst == 0 || dst == node._options.Ident.Value)
+            {
+                return node._localGate is { } gate && gate.TrySend(packet) ? RetCode.Ok : RetCode.Unreachable;
+            }
+
+            bool queueFull = false;
+            if (node._mesh is { } mesh && mesh.TrySend(new Ident(dst), packet, out queueFull))
+            {
+                return RetCode.Ok;
+            }
+
+            packet.Dispose();
+            return queueFull ? RetCode.ResourceExhausted : RetCode.Unreachable;
         }
     }
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using System.Runtime.CompilerServices;
 using Kaze.Protocol;
 using Kaze.Service;
 using Microsoft.Extensions.Logging;
@@ -8,7 +9,7 @@ namespace Kaze.Sidecar.Routing;
 /// <summary>
 /// Middleware: every request this sidecar's host sends with a timeout is tracked by
 /// (source ident, sequence); if no response reaches the host in time, the tracker answers it with
-/// RET_TIMEOUT. Every response on its way to the host passes <see cref="TryComplete"/>; one that
+/// RET_TIMEOUT. Every response on its way to the host passes <see cref="TryComplete(Hdr, out IAnswerSink?)"/>; one that
 /// arrives after the timeout is dropped and counted, so the host sees exactly one answer per request.
 /// </summary>
 /// <remarks>
@@ -23,6 +24,13 @@ namespace Kaze.Sidecar.Routing;
 /// Call latency (kaze_call_duration_seconds) is measured here, from tracking the request to its
 /// response being handed to the edge for the host (or the tracker's RET_TIMEOUT), tagged with the
 /// response's ret code; requests without a timeout are not tracked, so not measured.
+/// <para>
+/// Parts of the sidecar (the HTTP gateway) make requests of their own as this node
+/// (<see cref="TrackLocal"/>): they share the node's sequence space with the host's, so one table
+/// decides where each response goes. Their sequences come from the upper half, skipping any in
+/// flight; a host request whose sequence one of them holds is answered RET_RESOURCE_EXHAUSTED at
+/// once (a host counting up from 1, as Kaze.Host does, never meets one).
+/// </para>
 /// </remarks>
 internal sealed class RequestTracker : IAsyncDisposable
 {
@@ -53,6 +61,11 @@ internal sealed class RequestTracker : IAsyncDisposable
     private long _timerDue = long.MaxValue;
     // Set under _timerLock by DisposeAsync.
     private bool _disposed;
+    // The next sequence TrackLocal tries; always in the upper half. Guarded by _pendingLock.
+    private uint _nextLocal = FirstLocalSequence;
+
+    /// <summary>The first sequence number of the upper half, where the sidecar's own requests are numbered.</summary>
+    public const uint FirstLocalSequence = 0x8000_0000;
 
     public RequestTracker(Ident self, Action<Packet> sendToHost, RouterCounters counters, ILogger logger, TimeProvider? time = null, Histogram<double>? callDuration = null)
     {
@@ -92,29 +105,104 @@ internal sealed class RequestTracker : IAsyncDisposable
     public ValueTask InvokeAsync(PacketContext context, PacketDelegate next)
     {
         Hdr header = context.Header;
-        if (context.Origin == PacketOrigin.Host && header.ExpectsResponse)
+        if (context.Origin == PacketOrigin.Host && header.ExpectsResponse && !Track(header, owner: null))
         {
-            long now = _time.GetTimestamp();
-            long deadline = now + (long)(header.Timeout / 1000.0 * _time.TimestampFrequency);
-            lock (_pendingLock)
-            {
-                long order = _tracked++;
-                (uint, uint) key = (_self.Value, header.Req);
-                _pending[key] = new Pending(deadline, header, now, order);
-                _byDeadline.Enqueue(key, (deadline, order));
-                if (_byDeadline.Count > (2 * _pending.Count) + 1024)
-                {
-                    RebuildByDeadline();
-                }
-            }
-
-            if (deadline < Volatile.Read(ref _timerDue))
-            {
-                ArmIfEarlier(deadline);
-            }
+            RefuseTaken(header);
+            context.Outcome = PacketOutcome.Answered;
+            return ValueTask.CompletedTask;
         }
 
         return next(context);
+    }
+
+    /// <summary>
+    /// Tracks a request a part of the sidecar makes as this node (the HTTP gateway): gives it the
+    /// next free sequence of the upper half and this node as its source; its answer goes to
+    /// <paramref name="owner"/>, never to the host.
+    /// </summary>
+    public uint TrackLocal(Hdr request, IAnswerSink owner)
+    {
+        ArgumentNullException.ThrowIfNull(owner);
+        if (request.Timeout == 0)
+        {
+            throw new ArgumentException("A tracked request needs a timeout above zero.", nameof(request));
+        }
+
+        request.SrcIdent = _self.Value;
+        while (true)
+        {
+            uint sequence;
+            lock (_pendingLock)
+            {
+                // At most as many tries as requests in flight: the half has 2^31 numbers.
+                do
+                {
+                    sequence = _nextLocal;
+                    _nextLocal = _nextLocal == uint.MaxValue ? FirstLocalSequence : _nextLocal + 1;
+                }
+                while (_pending.ContainsKey((_self.Value, sequence)));
+            }
+
+            request.Req = sequence;
+            if (Track(request, owner))
+            {
+                return sequence;
+            }
+        }
+    }
+
+    /// <summary>Stops tracking a request of <see cref="TrackLocal"/>; a response that still comes is dropped as late.</summary>
+    public void Forget(uint sequence)
+    {
+        lock (_pendingLock)
+        {
+            (uint, uint) key = (_self.Value, sequence);
+            if (_pending.TryGetValue(key, out Pending pending) && pending.Owner is not null)
+            {
+                _pending.Remove(key);
+            }
+        }
+    }
+
+    /// <summary>Adds the request; false (nothing added) when its sequence is held by a request of another owner.</summary>
+    private bool Track(Hdr header, IAnswerSink? owner)
+    {
+        long now = _time.GetTimestamp();
+        long deadline = now + (long)(header.Timeout / 1000.0 * _time.TimestampFrequency);
+        lock (_pendingLock)
+        {
+            (uint, uint) key = (_self.Value, header.Req);
+            if (_pending.TryGetValue(key, out Pending held) && held.Owner != owner)
+            {
+                return false;
+            }
+
+            long order = _tracked++;
+            _pending[key] = new Pending(deadline, header, now, order, owner);
+            _byDeadline.Enqueue(key, (deadline, order));
+            if (_byDeadline.Count > (2 * _pending.Count) + 1024)
+            {
+                RebuildByDeadline();
+            }
+        }
+
+        if (deadline < Volatile.Read(ref _timerDue))
+        {
+            ArmIfEarlier(deadline);
+        }
+
+        return true;
+    }
+
+    /// <summary>A host request whose sequence the sidecar's own request holds: answered at once, never sent.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void RefuseTaken(Hdr request)
+    {
+        Interlocked.Increment(ref _counters.ExhaustedAnswered);
+        TrackerLog.SequenceTaken(_logger, request.Req);
+        Hdr response = Hdr.CreateResponse(request, RetCode.ResourceExhausted);
+        response.SrcIdent = _self.Value;
+        _sendToHost(Packet.Create(response, ReadOnlySpan<byte>.Empty));
     }
 
     /// <summary>
@@ -122,7 +210,13 @@ internal sealed class RequestTracker : IAsyncDisposable
     /// the router's RET_UNREACHABLE): true if its request was pending, which ends the tracking;
     /// false for a late response, which the caller drops (counted here).
     /// </summary>
-    public bool TryComplete(Hdr response)
+    public bool TryComplete(Hdr response) => TryComplete(response, out _);
+
+    /// <summary>
+    /// As <see cref="TryComplete(Hdr)"/>; <paramref name="owner"/> is the part of the sidecar the
+    /// response is for (<see cref="TrackLocal"/>), or null when it is the host's.
+    /// </summary>
+    public bool TryComplete(Hdr response, out IAnswerSink? owner)
     {
         bool found;
         Pending pending;
@@ -133,9 +227,12 @@ internal sealed class RequestTracker : IAsyncDisposable
 
         if (found)
         {
+            owner = pending.Owner;
             RecordCall(pending, response.RetCode);
             return true;
         }
+
+        owner = null;
 
         Interlocked.Increment(ref _counters.LateResponses);
         TrackerLog.LateResponse(_logger, response.Rsp, new Ident(response.SrcIdent));
@@ -212,7 +309,15 @@ internal sealed class RequestTracker : IAsyncDisposable
             RecordCall(pending, (uint)RetCode.Timeout);
             Hdr response = Hdr.CreateResponse(pending.Request, RetCode.Timeout);
             response.SrcIdent = _self.Value;
-            _sendToHost(Packet.Create(response, ReadOnlySpan<byte>.Empty));
+            Packet answer = Packet.Create(response, ReadOnlySpan<byte>.Empty);
+            if (pending.Owner is { } owner)
+            {
+                owner.Answer(answer);
+            }
+            else
+            {
+                _sendToHost(answer);
+            }
         }
 
         if (next != long.MaxValue)
@@ -257,11 +362,15 @@ internal sealed class RequestTracker : IAsyncDisposable
 
     // Started: when the request was tracked (TimeProvider timestamp), for the call's latency.
     // Order: its place among the requests tracked, to tell its entry in _byDeadline from a stale one.
-    private readonly record struct Pending(long Deadline, Hdr Request, long Started, long Order);
+    // Owner: where the answer goes when a part of the sidecar made the request; null for the host.
+    private readonly record struct Pending(long Deadline, Hdr Request, long Started, long Order, IAnswerSink? Owner);
 }
 
 internal static partial class TrackerLog
 {
     [LoggerMessage(EventId = 210, Level = LogLevel.Debug, Message = "Dropped a late response to request {Sequence} from {Source}")]
     public static partial void LateResponse(ILogger logger, uint sequence, Ident source);
+
+    [LoggerMessage(EventId = 211, Level = LogLevel.Debug, Message = "The host's request {Sequence} uses a sequence number the sidecar's own request holds; answered RESOURCE_EXHAUSTED")]
+    public static partial void SequenceTaken(ILogger logger, uint sequence);
 }

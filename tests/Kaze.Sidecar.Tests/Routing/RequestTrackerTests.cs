@@ -159,6 +159,74 @@ public sealed class RequestTrackerTests : IAsyncLifetime
         Assert.Equal(1, _tracker.PendingCount);
     }
 
+    [Fact]
+    public void LocalRequest_GetsUpperHalfSequence_AndItsAnswerGoesToItsOwnerNotTheHost()
+    {
+        var owner = new Answers();
+        Hdr request = Hdr.CreateRequest(Ident.Parse("0.0.0.2"), "kaze.http.req", 0, 100);
+
+        uint sequence = _tracker.TrackLocal(request, owner);
+
+        Assert.Equal(RequestTracker.FirstLocalSequence, sequence);
+        Assert.Equal(sequence, request.Req);
+        Assert.Equal(Self.Value, request.SrcIdent);
+        Assert.True(_tracker.TryComplete(Response(sequence), out IAnswerSink? found));
+        Assert.Same(owner, found);
+        Assert.False(_tracker.TryComplete(Response(sequence), out _));
+    }
+
+    [Fact]
+    public void LocalRequest_TimesOut_ToItsOwner()
+    {
+        var owner = new Answers();
+        uint sequence = _tracker.TrackLocal(Hdr.CreateRequest(Ident.Parse("0.0.0.2"), "kaze.http.req", 0, 100), owner);
+
+        _clock.Advance(TimeSpan.FromMilliseconds(100));
+
+        Packet answer = Assert.Single(owner.Received);
+        Assert.Equal(sequence, answer.Header.Rsp);
+        Assert.Equal((uint)RetCode.Timeout, answer.Header.RetCode);
+        Assert.Empty(_toHost);
+    }
+
+    [Fact]
+    public async Task LocalRequests_SkipSequencesInFlight_AndForgetFreesOne()
+    {
+        await TrackAsync(sequence: RequestTracker.FirstLocalSequence + 1, timeoutMs: 1000);
+        var owner = new Answers();
+
+        uint first = _tracker.TrackLocal(Hdr.CreateRequest(Self, "t", 0, 1000), owner);
+        uint second = _tracker.TrackLocal(Hdr.CreateRequest(Self, "t", 0, 1000), owner);
+        _tracker.Forget(first);
+
+        Assert.Equal(RequestTracker.FirstLocalSequence, first);
+        Assert.Equal(RequestTracker.FirstLocalSequence + 2, second);
+        Assert.False(_tracker.TryComplete(Response(first), out _));
+        Assert.Equal(2, _tracker.PendingCount);
+    }
+
+    [Fact]
+    public async Task HostRequest_OnASequenceALocalRequestHolds_AnsweredResourceExhausted_NotSent()
+    {
+        var owner = new Answers();
+        uint held = _tracker.TrackLocal(Hdr.CreateRequest(Self, "t", 0, 1000), owner);
+        bool passedOn = false;
+        using var context = new PacketContext(Packet.CreateRequest(Ident.Parse("0.0.0.2"), "echo", held, 100, []), PacketOrigin.Host, Self, NullReplier.Instance);
+
+        await _tracker.InvokeAsync(context, _ =>
+        {
+            passedOn = true;
+            return ValueTask.CompletedTask;
+        });
+
+        Assert.False(passedOn, "a host request on a held sequence was sent");
+        Packet answer = Assert.Single(_toHost);
+        Assert.Equal(held, answer.Header.Rsp);
+        Assert.Equal((uint)RetCode.ResourceExhausted, answer.Header.RetCode);
+        Assert.True(_tracker.TryComplete(Response(held), out IAnswerSink? found));
+        Assert.Same(owner, found);
+    }
+
     private async Task TrackAsync(uint sequence, uint timeoutMs)
     {
         bool passedOn = false;
@@ -176,6 +244,13 @@ public sealed class RequestTrackerTests : IAsyncLifetime
         Hdr request = Hdr.CreateRequest(Self, "echo", sequence, 100);
         request.SrcIdent = Self.Value;
         return Hdr.CreateResponse(request, RetCode.Ok);
+    }
+
+    private sealed class Answers : IAnswerSink
+    {
+        public List<Packet> Received { get; } = [];
+
+        public void Answer(Packet response) => Received.Add(response);
     }
 
     private sealed class NullReplier : IPacketReplier

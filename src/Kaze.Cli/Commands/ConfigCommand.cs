@@ -30,6 +30,8 @@ internal static class ConfigCommand
         Option<string> grace = SidecarFlags.Setting("--grace", "run:grace", "DURATION");
         Option<string> channel = SidecarFlags.Setting("--channel", "channel:name", "NAME");
         Option<string> ringSize = SidecarFlags.Setting("--ring-size", "channel:ringSize", "SIZE");
+        Option<string> appPort = SidecarFlags.Setting("--app-port", "http:appPort", "PORT");
+        Option<string> httpPort = SidecarFlags.Setting("--http-port", "http:port", "PORT");
         var dump = new Command(
             "dump",
             "Print the configuration `kaze run` would use with the same options, as kaze.json: defaults < configuration file < KAZE_* environment < the options given here. " +
@@ -43,6 +45,8 @@ internal static class ConfigCommand
         dump.Options.Add(grace);
         dump.Options.Add(channel);
         dump.Options.Add(ringSize);
+        dump.Options.Add(appPort);
+        dump.Options.Add(httpPort);
 
         dump.Action = new UsageCheckedAction("config dump", (parse, ct) =>
         {
@@ -51,6 +55,8 @@ internal static class ConfigCommand
             SidecarFlags.Add(parse, grace, "run:grace", given);
             SidecarFlags.Add(parse, channel, "channel:name", given);
             SidecarFlags.Add(parse, ringSize, "channel:ringSize", given);
+            SidecarFlags.Add(parse, appPort, "http:appPort", given);
+            SidecarFlags.Add(parse, httpPort, "http:port", given);
             if (errors.Count > 0)
             {
                 return Task.FromResult(UsageCheckedAction.Usage("config dump", errors));

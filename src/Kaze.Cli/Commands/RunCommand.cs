@@ -30,6 +30,8 @@ internal static class RunCommand
         Option<string> grace = SidecarFlags.Setting("--grace", "run:grace", "DURATION");
         Option<string> channel = SidecarFlags.Setting("--channel", "channel:name", "NAME");
         Option<string> ringSize = SidecarFlags.Setting("--ring-size", "channel:ringSize", "SIZE");
+        Option<string> appPort = SidecarFlags.Setting("--app-port", "http:appPort", "PORT");
+        Option<string> httpPort = SidecarFlags.Setting("--http-port", "http:port", "PORT");
         var command = new Argument<string[]>("command")
         {
             Description = "The host program and its arguments, after --. Everything from the command's first word on belongs to the host.",
@@ -38,7 +40,7 @@ internal static class RunCommand
             CaptureRemainingTokens = true,
         };
 
-        var run = new Command("run", "Run a host program with a sidecar: the program gets KAZE_CHANNEL, KAZE_IDENT and KAZE_SIDECAR_PID in its environment, keeps the terminal, and kaze exits with its exit code (128+N if signal N ended it; 127 command not found; 126 not executable; 73 channel cannot be created; 69 the --listen address given cannot be bound; 2 bad options, configuration or plugin; 70 cannot start for another reason).");
+        var run = new Command("run", "Run a host program with a sidecar: the program gets KAZE_CHANNEL, KAZE_IDENT and KAZE_SIDECAR_PID in its environment, keeps the terminal, and kaze exits with its exit code (128+N if signal N ended it; 127 command not found; 126 not executable; 73 channel cannot be created; 69 the --listen address given or the --http-port cannot be bound; 2 bad options, configuration or plugin; 70 cannot start for another reason).");
         foreach (Option option in flags.All)
         {
             run.Options.Add(option);
@@ -47,6 +49,8 @@ internal static class RunCommand
         run.Options.Add(grace);
         run.Options.Add(channel);
         run.Options.Add(ringSize);
+        run.Options.Add(appPort);
+        run.Options.Add(httpPort);
         run.Arguments.Add(command);
         // Not an async lambda: RunAsync is the one state machine `kaze run` needs (each costs start-up time).
         run.SetAction((parse, ct) =>
@@ -56,6 +60,8 @@ internal static class RunCommand
             SidecarFlags.Add(parse, grace, "run:grace", given);
             SidecarFlags.Add(parse, channel, "channel:name", given);
             SidecarFlags.Add(parse, ringSize, "channel:ringSize", given);
+            SidecarFlags.Add(parse, appPort, "http:appPort", given);
+            SidecarFlags.Add(parse, httpPort, "http:port", given);
             KazeSettings? settings = CommandSettings.Load("run", parse.GetValue(flags.Config), given, errors, out IConfiguration configuration);
             if (settings is null)
             {
@@ -120,6 +126,11 @@ internal static class RunCommand
             ["KAZE_IDENT"] = settings.Ident.ToString(),
             ["KAZE_SIDECAR_PID"] = Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture),
         };
+        if (app.HttpPort is int httpPort)
+        {
+            environment["KAZE_HTTP_PORT"] = httpPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
         HostStartResult started = HostProcess.Start(
             new HostProcessOptions { Command = command, Arguments = arguments, Environment = environment, ForwardSignals = true },
             loggers.CreateLogger("Kaze.Supervision"));

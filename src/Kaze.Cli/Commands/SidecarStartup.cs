@@ -50,6 +50,13 @@ internal static class SidecarStartup
             await app.DisposeAsync().ConfigureAwait(false);
             return (null, RunCommand.CannotCreateChannel);
         }
+        catch (HttpListenException e)
+        {
+            StandardError.WriteLine("kaze: cannot listen: " + e.Message);
+            await app.StopAsync().ConfigureAwait(false);
+            await app.DisposeAsync().ConfigureAwait(false);
+            return (null, RunCommand.CannotListen);
+        }
         catch (CorralListenException e)
         {
             StandardError.WriteLine("kaze: cannot listen: " + e.Message);

@@ -46,6 +46,19 @@ public sealed class KazeSettings
     /// <summary>Grace period for the host.</summary>
     public TimeSpan Grace => Get(SettingsCatalog.Grace);
 
+    /// <summary>The HTTP gateway (http:*); off unless a port is set.</summary>
+    public HttpSettings Http => new()
+    {
+        AppPort = Get(SettingsCatalog.HttpAppPort),
+        Port = Get(SettingsCatalog.HttpPort),
+        Timeout = Get(SettingsCatalog.HttpTimeout),
+        Window = (int)Get(SettingsCatalog.HttpWindow),
+        MaxExchanges = Get(SettingsCatalog.HttpMaxExchanges),
+        MaxRequestBodySize = Get(SettingsCatalog.HttpMaxRequestBodySize),
+        MaxCallBodySize = (int)Get(SettingsCatalog.HttpMaxCallBodySize),
+        AppProtocol = Get(SettingsCatalog.HttpAppProtocol),
+    };
+
     /// <summary>kaze's logging: levels (per area too), format, file.</summary>
     public LogSettings Log => new()
     {

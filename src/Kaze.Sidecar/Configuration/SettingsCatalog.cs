@@ -38,6 +38,7 @@ public static class SettingsCatalog
     [
         new("channel", "The shared-memory channel between `kaze run` and its host program."),
         new("run", "How `kaze run` supervises the host program."),
+        new("http", "HTTP and gRPC apps on the mesh (kaze run only; docs/http.md)."),
         new("corral", "The TCP connections between this sidecar and other sidecars."),
         new("log", "kaze's own log lines."),
         new("metrics", "The sidecar's metrics."),
@@ -78,6 +79,44 @@ public static class SettingsCatalog
     /// <summary>How long the host has to exit after kaze asks it to.</summary>
     public static readonly Setting<TimeSpan> Grace = new(
         "run:grace", "5s", "How long the host has to exit after kaze asks it to, before SIGKILL (0 to 24d).", Duration(TimeSpan.Zero, MaxTimer));
+
+    /// <summary>The app's HTTP port on 127.0.0.1; null: no ingress.</summary>
+    public static readonly Setting<int?> HttpAppPort = new(
+        "http:appPort", null, "The host's own HTTP port on 127.0.0.1 (kaze run only): HTTP exchanges that reach this node over the mesh are forwarded there (docs/http.md). None: such requests get a 502.",
+        Int(1, 65535));
+
+    /// <summary>The loopback port the host calls the mesh through; null: none.</summary>
+    public static readonly Setting<int?> HttpPort = new(
+        "http:port", null, "A port on 127.0.0.1 (0: any free one) where the host calls other nodes' HTTP apps, http://127.0.0.1:PORT/<ident>/<path>; given to the host as KAZE_HTTP_PORT (kaze run only). None: no such port.",
+        Int(0, 65535));
+
+    /// <summary>The wait for a response head, and the longest pause in a body.</summary>
+    public static readonly Setting<TimeSpan> HttpTimeout = new(
+        "http:timeout", "100s", "The longest wait for an HTTP response's head (then 504), and the longest pause in a body transfer (then the exchange is aborted); 1ms to 24d.", Timeout());
+
+    /// <summary>Flow-control window per exchange and direction.</summary>
+    public static readonly Setting<long> HttpWindow = new(
+        "http:window", "256KiB", "Body bytes one side of an HTTP exchange may send ahead of the other side's reader (flow control), per exchange and direction; 1KiB to 64MiB.",
+        Size(1024, 64L << 20, powerOfTwo: false));
+
+    /// <summary>HTTP exchanges in flight, each way.</summary>
+    public static readonly Setting<int> HttpMaxExchanges = new(
+        "http:maxExchanges", "256", "HTTP exchanges in flight at once through http:port, and, separately, from the mesh to the app; past it 503 (http:port) or 429 (the caller).", Int(1, 100_000));
+
+    /// <summary>The largest request body through http:port; null: no limit.</summary>
+    public static readonly Setting<long?> HttpMaxRequestBodySize = new(
+        "http:maxRequestBodySize", null, "The largest request body http:port takes (413 beyond it). None: no limit (bodies are streamed, never held whole).",
+        Size(0, long.MaxValue, powerOfTwo: false));
+
+    /// <summary>The largest body of a single-packet exchange.</summary>
+    public static readonly Setting<long> HttpMaxCallBodySize = new(
+        "http:maxCallBodySize", "256KiB", "The largest body of a single-packet HTTP exchange: a Kaze-Body-Type call's request, the response to an `http` packet; 1KiB to 16MiB (keep it below the callers' ring record limit).",
+        Size(1024, 16L << 20, powerOfTwo: false));
+
+    /// <summary>The HTTP version spoken to the app: "auto", "http1" or "http2".</summary>
+    public static readonly Setting<string> HttpAppProtocol = new(
+        "http:appProtocol", "auto", "The HTTP version spoken to the app: auto (HTTP/2 for an HTTP/2 client, e.g. gRPC; else HTTP/1.1), http1, or http2 (cleartext, prior knowledge).",
+        Choice(("auto", "auto"), ("http1", "http1"), ("http2", "http2")));
 
     /// <summary>Handshake timeout of the corral.</summary>
     public static readonly Setting<TimeSpan> HandshakeTimeout = new(
@@ -192,6 +231,7 @@ public static class SettingsCatalog
         Ident, Listen, Nodes, SecretFile,
         ChannelName, RingSize,
         Grace,
+        HttpAppPort, HttpPort, HttpTimeout, HttpWindow, HttpMaxExchanges, HttpMaxRequestBodySize, HttpMaxCallBodySize, HttpAppProtocol,
         HandshakeTimeout, ConnectTimeout, IdleTimeout, ReconnectMin, ReconnectMax, MaxFrameSize, MaxQueuedPackets,
         LogLevelSetting, LogLevels, LogFormatSetting, LogFile, LogRollingIntervalSetting, LogFileSizeLimit, LogRetainedFiles,
         MetricsListen, OtlpEndpoint, OtlpHttp, OtlpInterval,
@@ -206,7 +246,7 @@ public static class SettingsCatalog
     /// </summary>
     public static IReadOnlySet<string> NotSettingVariables { get; } = new HashSet<string>(StringComparer.Ordinal)
     {
-        "KAZE_CHANNEL", "KAZE_SIDECAR_PID", Kaze.Core.Waiting.SpinBudget.MaxSpinVariable,
+        "KAZE_CHANNEL", "KAZE_SIDECAR_PID", "KAZE_HTTP_PORT", Kaze.Core.Waiting.SpinBudget.MaxSpinVariable,
     };
 
     /// <summary>The defaults as configuration key/value pairs.</summary>

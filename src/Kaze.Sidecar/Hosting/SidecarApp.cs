@@ -31,9 +31,13 @@ public sealed class SidecarApp : IAsyncDisposable
 
     private readonly IHost _host;
 
-    private SidecarApp(IHost host)
+    // Whether the HTTP gateway is part of this sidecar (http:* ports set, with a host).
+    private readonly bool _withHttp;
+
+    private SidecarApp(IHost host, bool withHttp)
     {
         _host = host;
+        _withHttp = withHttp;
         Services = host.Services;
         Node = host.Services.GetRequiredService<SidecarNode>();
         Corral = host.Services.GetService<PeerCorral>();
@@ -47,6 +51,12 @@ public sealed class SidecarApp : IAsyncDisposable
 
     /// <summary>The connections to other sidecars; null when the node neither listens nor knows peers.</summary>
     public PeerCorral? Corral { get; }
+
+    /// <summary>
+    /// The loopback port the host calls other nodes' HTTP apps through (<c>KAZE_HTTP_PORT</c>),
+    /// once started; null when http:port is not set (docs/http.md).
+    /// </summary>
+    public int? HttpPort => _withHttp ? HttpComposition.Port(Services) : null;
 
     /// <summary>Composes a sidecar from validated settings.</summary>
     /// <param name="settings">The effective settings.</param>
@@ -144,6 +154,13 @@ public sealed class SidecarApp : IAsyncDisposable
             sp.GetRequiredService<PeerCorral>(),
             settings,
             sp.GetRequiredService<ILoggerFactory>().CreateLogger<SidecarApp>()));
+        // HTTP only with a host: the gateway's app is the host's, and its port is for the host.
+        bool withHttp = withHost && settings.Http.Enabled;
+        if (withHttp)
+        {
+            HttpComposition.AddServices(builder.Services, settings.Http);
+        }
+
         var contexts = new List<(IKazePlugin Plugin, PluginContext Context)>(plugins.Count);
         foreach (IKazePlugin plugin in plugins)
         {
@@ -161,7 +178,12 @@ public sealed class SidecarApp : IAsyncDisposable
                 Guard(plugin, "adding its middleware", () => plugin.ConfigurePipeline(context, node.Pipeline, host.Services));
             }
 
-            return new SidecarApp(host);
+            if (withHttp)
+            {
+                HttpComposition.Attach(host.Services);
+            }
+
+            return new SidecarApp(host, withHttp);
         }
         catch
         {
@@ -209,7 +231,7 @@ public sealed class SidecarApp : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts the node and the corral. Throws (ChannelException, CorralListenException) if either cannot start.</summary>
+    /// <summary>Starts the node, the corral and the HTTP gateway. Throws (ChannelException, CorralListenException, HttpListenException) if one cannot start.</summary>
     public Task StartAsync(CancellationToken cancellationToken = default) => _host.StartAsync(cancellationToken);
 
     /// <summary>Stops the corral and the node; the channel file is deleted.</summary>

@@ -91,7 +91,8 @@ internal sealed class KazeRuns : IDisposable
     public async Task<int> WaitForReadyChildAsync(KazeProcess kaze, string what)
     {
         string line = await kaze.Stdout.WaitForLineAsync(l => l.StartsWith("ready ", StringComparison.Ordinal), what);
-        int pid = int.Parse(line["ready ".Length..], NumberStyles.None, CultureInfo.InvariantCulture);
+        // "ready PID", perhaps followed by more words (the HTTP test app adds its KAZE_HTTP_PORT).
+        int pid = int.Parse(line["ready ".Length..].Split(' ')[0], NumberStyles.None, CultureInfo.InvariantCulture);
         lock (_gate)
         {
             _childPids.Add(pid);

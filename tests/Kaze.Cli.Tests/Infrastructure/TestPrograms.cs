@@ -13,6 +13,7 @@ internal static class TestPrograms
     private static readonly Lazy<string> s_echo = new(() => Find("KazeEchoPath", "Kaze.Echo.dll"));
     private static readonly Lazy<string> s_quickstart = new(() => Find("KazeQuickstartPath", "Kaze.Quickstart.dll"));
     private static readonly Lazy<string> s_testHost = new(() => Find("KazeTestHostPath", "Kaze.TestHost.dll"));
+    private static readonly Lazy<string> s_testHttpApp = new(() => Find("KazeTestHttpAppPath", "Kaze.TestHttpApp.dll"));
     private static readonly Lazy<string> s_dotnet = new(FindDotnet);
 
     /// <summary>kaze.dll, run as <c>dotnet kaze.dll</c>.</summary>
@@ -26,6 +27,9 @@ internal static class TestPrograms
 
     /// <summary>Kaze.TestHost.dll.</summary>
     public static string TestHost => s_testHost.Value;
+
+    /// <summary>Kaze.TestHttpApp.dll: the HTTP (and gRPC) app of the HTTP tests.</summary>
+    public static string TestHttpApp => s_testHttpApp.Value;
 
     /// <summary>The dotnet host that runs these tests (dotnet test sets DOTNET_HOST_PATH): an absolute path, so kaze's PATH lookup plays no part.</summary>
     public static string Dotnet => s_dotnet.Value;

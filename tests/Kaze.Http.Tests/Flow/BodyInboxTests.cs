@@ -1,0 +1,116 @@
+using Kaze.Http.Flow;
+using Kaze.Protocol;
+
+namespace Kaze.Http.Tests.Flow;
+
+public sealed class BodyInboxTests
+{
+    private readonly List<int> _grants = [];
+
+    [Fact]
+    public async Task Bytes_ReadInOrder_AcrossPackets_ThenEnd()
+    {
+        var inbox = new BodyInbox(window: 100, allowance: 100, _grants.Add);
+        Assert.True(inbox.TryAdd(Chunk(1, 30), end: false));
+        Assert.True(inbox.TryAdd(Chunk(31, 20), end: true));
+
+        byte[] buffer = new byte[64];
+        int first = await inbox.ReadAsync(buffer.AsMemory(0, 40), CancellationToken.None);
+        int second = await inbox.ReadAsync(buffer.AsMemory(first), CancellationToken.None);
+        int end = await inbox.ReadAsync(buffer, CancellationToken.None);
+
+        Assert.Equal(50, first + second);
+        Assert.Equal(0, end);
+        Assert.Equal(Enumerable.Range(1, 50).Select(i => (byte)i), buffer[..50]);
+        Assert.Empty(_grants);
+    }
+
+    [Fact]
+    public void MoreThanGranted_IsRefused()
+    {
+        var inbox = new BodyInbox(window: 100, allowance: 40, _grants.Add);
+
+        Assert.True(inbox.TryAdd(Chunk(0, 40), end: false));
+        Assert.False(inbox.TryAdd(Chunk(0, 1), end: false));
+    }
+
+    [Fact]
+    public void BytesAfterTheEnd_AreRefused()
+    {
+        var inbox = new BodyInbox(window: 100, allowance: 100, _grants.Add);
+        Assert.True(inbox.TryAdd(Chunk(0, 10), end: true));
+
+        Assert.False(inbox.TryAdd(Chunk(0, 1), end: false));
+    }
+
+    [Fact]
+    public async Task Reading_GrantsHalfAWindowAtATime_AndTheSenderMaySendThatMuchMore()
+    {
+        var inbox = new BodyInbox(window: 100, allowance: 100, _grants.Add);
+        Assert.True(inbox.TryAdd(Chunk(0, 100), end: false));
+        Assert.False(inbox.TryAdd(Chunk(0, 1), end: false));
+        byte[] buffer = new byte[30];
+
+        await inbox.ReadAsync(buffer, CancellationToken.None);
+        Assert.Empty(_grants);
+        await inbox.ReadAsync(buffer, CancellationToken.None);
+
+        Assert.Equal([60], _grants);
+        Assert.True(inbox.TryAdd(Chunk(0, 60), end: false));
+    }
+
+    [Fact]
+    public async Task Read_WaitsForBytes_EmptyReadWaitsToo()
+    {
+        // One reader at a time, as the forwarder reads: first an empty read (YARP's way of waiting
+        // for data without holding a buffer), then a read.
+        var inbox = new BodyInbox(window: 100, allowance: 100, _grants.Add);
+        ValueTask<int> empty = inbox.ReadAsync(Memory<byte>.Empty, CancellationToken.None);
+        Assert.False(empty.IsCompleted);
+
+        inbox.TryAdd(Chunk(0, 5), end: false);
+        Assert.Equal(0, await empty.AsTask().Within("the empty read to see bytes arrive"));
+        Assert.Equal(5, await inbox.ReadAsync(new byte[10], CancellationToken.None).AsTask().Within("the read to get the bytes"));
+
+        ValueTask<int> read = inbox.ReadAsync(new byte[10], CancellationToken.None);
+        Assert.False(read.IsCompleted);
+        inbox.TryAdd(Chunk(5, 3), end: false);
+        Assert.Equal(3, await read.AsTask().Within("a waiting read to get the next bytes"));
+    }
+
+    [Fact]
+    public async Task Failure_FailsAWaitingReader_ButNotAnEndedBody()
+    {
+        var inbox = new BodyInbox(window: 100, allowance: 100, _grants.Add);
+        ValueTask<int> read = inbox.ReadAsync(new byte[10], CancellationToken.None);
+
+        inbox.Fail(new InvalidOperationException("reset by the peer"));
+
+        IOException failure = await Assert.ThrowsAsync<IOException>(() => read.AsTask().Within("the read to fail"));
+        Assert.Contains("reset by the peer", failure.Message);
+
+        var ended = new BodyInbox(window: 100, allowance: 100, _grants.Add);
+        ended.TryAdd(Chunk(0, 3), end: true);
+        ended.Fail(new InvalidOperationException("late reset"));
+        Assert.Equal(3, await ended.ReadAsync(new byte[10], CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task SendCredit_WriterWaitsForAGrant_AndFailsWithTheExchange()
+    {
+        var credit = new SendCredit(10);
+        Assert.Equal(10, await credit.TakeAsync(64, CancellationToken.None));
+        ValueTask<int> waiting = credit.TakeAsync(64, CancellationToken.None);
+        Assert.False(waiting.IsCompleted);
+
+        credit.Add(20);
+        Assert.Equal(20, await waiting.AsTask().Within("the writer to get its grant"));
+
+        ValueTask<int> failing = credit.TakeAsync(1, CancellationToken.None);
+        credit.Fail(new InvalidOperationException("gone"));
+        await Assert.ThrowsAsync<IOException>(() => failing.AsTask().Within("the writer to fail"));
+    }
+
+    private static Packet Chunk(int first, int length) =>
+        Packet.Create(new Hdr(), Enumerable.Range(first, length).Select(i => (byte)i).ToArray());
+}

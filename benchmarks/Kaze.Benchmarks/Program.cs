@@ -48,6 +48,16 @@ internal static class Program
             return Sidecar.MeshHarness.Server();
         }
 
+        if (args.Length > 0 && args[0] == Sidecar.GrpcBaseline.ServerCommand)
+        {
+            return Sidecar.GrpcBaseline.Server(args[1..]);
+        }
+
+        if (args.Length > 0 && args[0] == Sidecar.GrpcBaseline.ClientCommand)
+        {
+            return Sidecar.GrpcBaseline.Client(args[1..]);
+        }
+
         if (args.Length > 0 && args[0] == Sidecar.HttpHarness.Command)
         {
             return Sidecar.HttpHarness.Run(args[1..]);

@@ -39,6 +39,7 @@ internal static class ChannelPeer
                 SocketBaselines.UdsEchoMode when args.Length == 3 => SocketBaselines.Echo("uds", args[1], Int(args[2])),
                 SocketBaselines.TcpEchoMode when args.Length == 3 => SocketBaselines.Echo("tcp", args[1], Int(args[2])),
                 SocketBaselines.TcpBatchEchoMode when args.Length == 3 => SocketBaselines.BatchEcho(Int(args[1]), Int(args[2])),
+                SocketBaselines.TcpSinkMode when args.Length == 3 => SocketBaselines.Sink(Int(args[1]), Int(args[2])),
                 _ => Usage(),
             };
         }

@@ -16,6 +16,7 @@ internal static class SocketBaselines
     public const string UdsEchoMode = "uds-echo";
     public const string TcpEchoMode = "tcp-echo";
     public const string TcpBatchEchoMode = "tcp-echo-batch";
+    public const string TcpSinkMode = "tcp-sink";
 
     /// <summary>Frames per send() in the batched flood: about 68 KiB for 64-byte payloads, what a real batching writer would hand the kernel.</summary>
     public const int BatchedFramesPerSend = 1024;
@@ -299,6 +300,133 @@ internal static class SocketBaselines
 
         peer.WaitForExit(HarnessTimeouts.PeerFinish, "TCP pipelined");
         return rate;
+    }
+
+    /// <summary>
+    /// Payload bytes per second one way over TCP loopback, <paramref name="depth"/> frames of
+    /// <paramref name="size"/> bytes in flight: this end sends frames; the peer (<see cref="Sink"/>)
+    /// reads them whole and answers each read with one byte per frame it completed, in one send;
+    /// this end sends as many new frames as bytes came back. Measured over <paramref name="duration"/>
+    /// after <paramref name="warmup"/>.
+    /// </summary>
+    public static double TcpOneWayBytesPerSecond(int size, int depth, TimeSpan warmup, TimeSpan duration, CancellationToken ct)
+    {
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(1);
+        int port = ((IPEndPoint)listener.LocalEndPoint!).Port;
+        using PeerProcess peer = PeerProcess.Start(TcpSinkMode, Inv(port), Inv(size));
+        using Socket socket = Accept(listener, ct);
+        socket.NoDelay = true;
+        peer.Expect("ready", HarnessTimeouts.PeerStart, ct);
+
+        byte[] frame = new byte[4 + size];
+        BinaryPrimitives.WriteInt32LittleEndian(frame, size);
+        Random.Shared.NextBytes(frame.AsSpan(4));
+        byte[] acks = new byte[4096];
+        long sent = 0;
+        long acked = 0;
+        for (int i = 0; i < depth; i++)
+        {
+            SendAll(socket, frame);
+            sent++;
+        }
+
+        long measureFrom = Stopwatch.GetTimestamp() + HarnessTimeouts.Ticks(warmup);
+        long end = measureFrom + HarnessTimeouts.Ticks(duration);
+        long ackedAtStart = -1;
+        long startTicks = 0;
+        long now;
+        while ((now = Stopwatch.GetTimestamp()) < end)
+        {
+            if (ackedAtStart < 0 && now >= measureFrom)
+            {
+                ackedAtStart = acked;
+                startTicks = now;
+            }
+
+            int n = socket.Receive(acks);
+            if (n == 0)
+            {
+                throw new HarnessException($"TCP one way: the peer closed after {acked} frames");
+            }
+
+            acked += n;
+            for (int i = 0; i < n; i++)
+            {
+                SendAll(socket, frame);
+                sent++;
+            }
+
+            ct.ThrowIfCancellationRequested();
+        }
+
+        double seconds = Stopwatch.GetElapsedTime(startTicks).TotalSeconds;
+        double rate = (acked - Math.Max(0, ackedAtStart)) * (double)size / seconds;
+        socket.Shutdown(SocketShutdown.Send);
+        ulong received = ulong.Parse(peer.Expect("done", HarnessTimeouts.PeerFinish, ct), CultureInfo.InvariantCulture);
+        if (received != (ulong)sent)
+        {
+            throw new HarnessException($"TCP one way: sent {sent} frames, the peer received {received}");
+        }
+
+        peer.WaitForExit(HarnessTimeouts.PeerFinish, "TCP one way");
+        return rate;
+    }
+
+    /// <summary>The one-way peer: reads frames of <paramref name="size"/> bytes, answers one byte per frame completed by a read, until the other end shuts down; prints <c>done COUNT</c>.</summary>
+    public static int Sink(int port, int size)
+    {
+        using Socket socket = ConnectTcp(port);
+        Console.WriteLine("ready");
+        int frame = 4 + size;
+        byte[] buffer = new byte[Math.Max(256 * 1024, frame)];
+        byte[] acks = new byte[buffer.Length / frame + 1];
+        int partial = 0; // bytes of the current frame already read (its header first)
+        byte[] header = new byte[4];
+        ulong received = 0;
+        while (true)
+        {
+            int n = socket.Receive(buffer);
+            if (n == 0)
+            {
+                break;
+            }
+
+            int completed = 0;
+            for (int at = 0; at < n;)
+            {
+                int take = Math.Min(n - at, frame - partial);
+                for (int h = partial; h < 4 && h - partial < take; h++)
+                {
+                    header[h] = buffer[at + h - partial];
+                }
+
+                partial += take;
+                at += take;
+                if (partial == frame)
+                {
+                    if (BinaryPrimitives.ReadInt32LittleEndian(header) != size)
+                    {
+                        throw new HarnessException($"TCP sink: frame {received} has length {BinaryPrimitives.ReadInt32LittleEndian(header)}, not {size}");
+                    }
+
+                    partial = 0;
+                    completed++;
+                    received++;
+                }
+            }
+
+            if (completed > acks.Length)
+            {
+                acks = new byte[completed];
+            }
+
+            SendAll(socket, acks.AsSpan(0, completed));
+        }
+
+        Console.WriteLine($"done {received}");
+        return partial == 0 ? 0 : 1;
     }
 
     private static void SendFrames(Socket socket, byte[] output, MessagePattern pattern, ref ulong sent, int count)

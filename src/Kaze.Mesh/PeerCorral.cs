@@ -249,6 +249,36 @@ public sealed class PeerCorral : IAsyncDisposable
     }
 
     /// <summary>
+    /// Closes the connection with <paramref name="peer"/> and hands the packets queued for it to
+    /// the undeliverable callback (requests among them are answered RET_UNREACHABLE): for a node
+    /// that left the mesh (discovery removed it). A later send dials it afresh.
+    /// </summary>
+    /// <param name="peer">The node.</param>
+    /// <param name="reason">Why, for the log and the undeliverable callback.</param>
+    /// <returns>True if the corral had a session with the peer.</returns>
+    public bool Disconnect(Ident peer, string reason)
+    {
+        if (!_sessions.TryGetValue(peer, out PeerSession? session))
+        {
+            return false;
+        }
+
+        _sessions.TryRemove(KeyValuePair.Create(peer, session));
+        session.Evict(reason);
+        return true;
+    }
+
+    /// <summary>
+    /// True if a send to <paramref name="peer"/> would be refused now: its last connection attempt
+    /// failed and the backoff runs. A peer never sent to, connecting or connected is not. Cheap and
+    /// allocation-free, for picking among members of a name or selector.
+    /// </summary>
+    /// <param name="peer">The node.</param>
+    /// <returns>True while backing off.</returns>
+    public bool IsBackingOff(Ident peer) =>
+        _sessions.TryGetValue(peer, out PeerSession? session) && session.IsBackingOff(Environment.TickCount64);
+
+    /// <summary>
     /// Lends the connections' reads to a ring reader that polls anyway (the host edge's reader,
     /// with <c>kaze run</c>): while that reader is awake, a connection with nothing to read hands
     /// it its socket instead of polling on its own thread, so one thread per sidecar polls instead

@@ -186,6 +186,13 @@ public sealed class SidecarNode : IAsyncDisposable
     }
 
     /// <summary>
+    /// A node left the mesh (discovery removed it, and no static entry keeps it): the requests of
+    /// this node's host pending on it are answered RET_UNREACHABLE at once.
+    /// </summary>
+    /// <returns>How many were answered.</returns>
+    public int FailPendingTo(Ident peer) => _tracker?.FailPendingTo(peer) ?? 0;
+
+    /// <summary>
     /// Attaches a local endpoint (the HTTP gateway): packets for this node whose body type it
     /// claims go to it instead of the host; it sends through the returned port. Before
     /// <see cref="Start"/>; one endpoint per node; only a node with a host (`kaze run`) has one.

@@ -17,6 +17,11 @@ internal sealed class Node(KazeClient client, MarkBook marks)
 
     public static readonly TimeSpan SlowMarkDelay = TimeSpan.FromSeconds(1);
 
+    /// <summary>Recorded at once, answered only after <see cref="HangMarkDelay"/>: a call that is still pending when its callee leaves.</summary>
+    public const string HangMarkBodyType = "mark-hang";
+
+    public static readonly TimeSpan HangMarkDelay = TimeSpan.FromSeconds(60);
+
     private readonly ConcurrentDictionary<string, Traffic> _traffic = new(StringComparer.Ordinal);
 
     /// <summary>Runs one command line; the answer is one line.</summary>

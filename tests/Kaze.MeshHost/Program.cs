@@ -41,6 +41,7 @@ internal static class Program
         client.AddHandler(Node.EchoBodyType, static (request, _) => ValueTask.FromResult(KazeReply.Ok(request.Body, Node.EchoBodyType)));
         client.AddHandler(Node.MarkBodyType, marks.Handle(client.LocalIdent));
         client.AddHandler(Node.SlowMarkBodyType, marks.Handle(client.LocalIdent, Node.SlowMarkDelay));
+        client.AddHandler(Node.HangMarkBodyType, marks.Handle(client.LocalIdent, Node.HangMarkDelay));
         client.Start();
 
         var node = new Node(client, marks);

@@ -22,6 +22,18 @@ internal sealed class SidecarFlags
         Arity = ArgumentArity.ZeroOrMore,
     };
 
+    public Option<string[]> Names { get; } = new("--name")
+    {
+        Description = "A service name of this node (1-63 characters of a-z 0-9 . -); repeat for more. Replaces the \"names\" of kaze.json. [default: none] (setting \"names\", env KAZE_NAMES, names separated by commas)",
+        HelpName = "NAME",
+        AllowMultipleArgumentsPerToken = false,
+        Arity = ArgumentArity.ZeroOrMore,
+    };
+
+    public Option<string> Etcd { get; } = Setting("--etcd", "discovery:etcd:endpoints", "URL[,URL…]");
+
+    public Option<string> Advertise { get; } = Setting("--advertise", "discovery:advertise", "HOST:PORT");
+
     public Option<string> Config { get; } = new("--config")
     {
         Description = $"The configuration file (JSON, comments allowed). [default: ./{SettingsLoader.FileName} if it exists, else ~/.config/kaze/{SettingsLoader.FileName} if it exists, else none]",
@@ -34,7 +46,7 @@ internal sealed class SidecarFlags
 
     public Option<string> Metrics { get; } = Setting("--metrics", "metrics:listen", "HOST:PORT|off");
 
-    public IEnumerable<Option> All => [Ident, Listen, Nodes, Config, SecretFile, LogLevel, Metrics];
+    public IEnumerable<Option> All => [Ident, Listen, Nodes, Names, Etcd, Advertise, Config, SecretFile, LogLevel, Metrics];
 
     /// <summary>The configuration layer made of the flags given on the command line.</summary>
     public List<KeyValuePair<string, string?>> GivenFlags(ParseResult parse, List<string> errors)
@@ -45,6 +57,13 @@ internal sealed class SidecarFlags
         Add(parse, SecretFile, "secretFile", given);
         Add(parse, LogLevel, "log:level", given);
         Add(parse, Metrics, "metrics:listen", given);
+        Add(parse, Etcd, "discovery:etcd:endpoints", given);
+        Add(parse, Advertise, "discovery:advertise", given);
+        if (parse.GetValue(Names) is { Length: > 0 } names)
+        {
+            // One value, not names:0, names:1…: it replaces a list of kaze.json instead of merging with it item by item.
+            given.Add(new("names", string.Join(',', names)));
+        }
         foreach (string node in parse.GetValue(Nodes) ?? [])
         {
             int eq = node.IndexOf('=');

@@ -13,11 +13,15 @@ internal static class SidecarStartup
     /// <summary>sysexits.h EX_SOFTWARE: kaze could not start for a reason that is not the settings' (a bug, or the machine).</summary>
     public const int CannotStart = 70;
 
+    /// <summary>sysexits.h EX_TEMPFAIL: a live sidecar holds this node's ident in etcd (try again once it is gone).</summary>
+    public const int IdentHeld = 75;
+
     /// <summary>
     /// Builds the sidecar with the built-in plugins and those <paramref name="configuration"/>
     /// lists, logging through <paramref name="loggers"/>, and starts it. On failure the reason is
     /// on stderr, the app is stopped and disposed, and the result has no app and kaze's exit code:
-    /// 2 for a plugin, 73 for a channel that cannot be created, 69 for an address that cannot be bound.
+    /// 2 for a plugin or an etcd that does not answer, 73 for a channel that cannot be created, 69 for
+    /// an address that cannot be bound, 75 for an ident a live sidecar holds in etcd.
     /// </summary>
     public static async Task<(SidecarApp? App, int ExitCode)> StartAsync(KazeSettings settings, IConfiguration configuration, ILoggerFactory loggers, bool withHost)
     {
@@ -56,6 +60,21 @@ internal static class SidecarStartup
             await app.StopAsync().ConfigureAwait(false);
             await app.DisposeAsync().ConfigureAwait(false);
             return (null, RunCommand.CannotListen);
+        }
+        catch (Kaze.Resolver.IdentHeldException e)
+        {
+            StandardError.WriteLine("kaze: cannot register in etcd: " + e.Message);
+            await app.StopAsync().ConfigureAwait(false);
+            await app.DisposeAsync().ConfigureAwait(false);
+            return (null, IdentHeld);
+        }
+        catch (Kaze.Resolver.RegistryUnavailableException e)
+        {
+            // etcd down at start is a start that fails (docs/discovery.md): no view, no registration.
+            StandardError.WriteLine($"kaze: discovery:etcd:endpoints: {string.Join(",", e.Endpoints)} cannot be used: {e.Message}");
+            await app.StopAsync().ConfigureAwait(false);
+            await app.DisposeAsync().ConfigureAwait(false);
+            return (null, CommandSettings.UsageError);
         }
         catch (CorralListenException e)
         {

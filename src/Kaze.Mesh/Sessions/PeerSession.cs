@@ -475,6 +475,34 @@ internal sealed class PeerSession
     }
 
     /// <summary>
+    /// The peer left the mesh (discovery no longer lists it): retire the session, close its
+    /// connection and hand the queued packets to the undeliverable callback. The corral makes a
+    /// new session if the peer is sent to (or connects) again.
+    /// </summary>
+    public void Evict(string reason)
+    {
+        List<QueuedPacket> dropped;
+        PeerConnection? active;
+        lock (_lock)
+        {
+            _retired = true;
+            active = _active;
+            _active = null;
+            dropped = DrainLocked();
+        }
+
+        active?.RequestClose(CloseKind.Shutdown, reason);
+        Undeliverable(dropped, reason);
+    }
+
+    /// <summary>
+    /// True while the last attempt to reach the peer failed and its backoff runs, with no
+    /// connection: a send now would be refused. Read without the lock (a racy answer is fine for
+    /// picking among members).
+    /// </summary>
+    public bool IsBackingOff(long now) => Volatile.Read(ref _active) is null && now < Volatile.Read(ref _backoffUntil);
+
+    /// <summary>
     /// For the idle sweep: retires the session if nothing has used it for <paramref name="idleMs"/>
     /// (no connection, no dial, nothing queued, no backoff running), so that sessions for peers that
     /// are gone do not pile up. A retired session refuses everything; the corral makes a new one.

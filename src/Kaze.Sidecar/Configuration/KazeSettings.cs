@@ -37,6 +37,37 @@ public sealed class KazeSettings
     /// <summary>Static peers.</summary>
     public IReadOnlyList<KeyValuePair<Ident, NodeAddress>> Nodes => Get(SettingsCatalog.Nodes) ?? [];
 
+    /// <summary>This node's service names.</summary>
+    public IReadOnlyList<string> Names => Get(SettingsCatalog.Names) ?? [];
+
+    /// <summary>
+    /// The etcd registry's options (discovery:etcd:*); null when no endpoint is set (no etcd).
+    /// </summary>
+    public Kaze.Resolver.Etcd.EtcdRegistryOptions? Etcd
+    {
+        get
+        {
+            IReadOnlyList<Uri> endpoints = Get(SettingsCatalog.EtcdEndpoints) ?? [];
+            if (endpoints.Count == 0)
+            {
+                return null;
+            }
+
+            return new Kaze.Resolver.Etcd.EtcdRegistryOptions
+            {
+                Endpoints = [.. endpoints],
+                Prefix = Get(SettingsCatalog.EtcdPrefix),
+                Ttl = Get(SettingsCatalog.EtcdTtl),
+                RequestTimeout = Get(SettingsCatalog.EtcdRequestTimeout),
+                Username = Get(SettingsCatalog.EtcdUsername),
+                Password = Get(SettingsCatalog.EtcdPasswordFile) is { } password ? System.Text.Encoding.UTF8.GetString(password.Secret) : null,
+                TrustedCaFile = Get(SettingsCatalog.EtcdCaFile),
+                ClientCertificateFile = Get(SettingsCatalog.EtcdCertFile),
+                ClientKeyFile = Get(SettingsCatalog.EtcdKeyFile),
+            };
+        }
+    }
+
     /// <summary>The secret file and the secret it holds, if any.</summary>
     public SecretFile? Secret => Get(SettingsCatalog.SecretFile);
 
@@ -141,7 +172,50 @@ public sealed class KazeSettings
         {
             problems.Add(SettingsCatalog.ReconnectMax.Path, $"{SettingKinds.FormatDuration(max)} is less than corral:reconnectMin ({SettingKinds.FormatDuration(min)})");
         }
+
+        CheckDiscoveryRules(settings, problems);
     }
+
+    private static void CheckDiscoveryRules(KazeSettings settings, SettingProblems problems)
+    {
+        TimeSpan ttl = settings.Get(SettingsCatalog.EtcdTtl);
+        if (ttl.Ticks % TimeSpan.TicksPerSecond != 0)
+        {
+            problems.Add(SettingsCatalog.EtcdTtl.Path, $"{SettingKinds.FormatDuration(ttl)} is not a whole number of seconds (etcd leases are), e.g. 10s");
+        }
+
+        if ((settings.Get(SettingsCatalog.EtcdUsername) is null) != (settings.Get(SettingsCatalog.EtcdPasswordFile) is null))
+        {
+            problems.Add(SettingsCatalog.EtcdUsername.Path, "discovery:etcd:username and discovery:etcd:passwordFile go together: give both or neither");
+        }
+
+        if ((settings.Get(SettingsCatalog.EtcdCertFile) is null) != (settings.Get(SettingsCatalog.EtcdKeyFile) is null))
+        {
+            problems.Add(SettingsCatalog.EtcdCertFile.Path, "discovery:etcd:certFile and discovery:etcd:keyFile go together: give both or neither");
+        }
+
+        IReadOnlyList<Uri> endpoints = settings.Get(SettingsCatalog.EtcdEndpoints) ?? [];
+        bool https = endpoints.Any(e => e.Scheme == Uri.UriSchemeHttps);
+        bool http = endpoints.Any(e => e.Scheme == Uri.UriSchemeHttp);
+        if (http && https)
+        {
+            problems.Add(SettingsCatalog.EtcdEndpoints.Path, $"'{string.Join(",", endpoints)}' mixes http:// and https:// URLs; every member is reached the same way");
+        }
+
+        bool tlsFiles = settings.Get(SettingsCatalog.EtcdCaFile) is not null || settings.Get(SettingsCatalog.EtcdCertFile) is not null;
+        if (tlsFiles && !https)
+        {
+            problems.Add(SettingsCatalog.EtcdCaFile.Path, "TLS files for etcd are given, but discovery:etcd:endpoints has no https:// URL");
+        }
+
+        if (endpoints.Count > 0 && settings.Get(SettingsCatalog.Advertise) is null && settings.Listen is { } listen && IsWildcard(listen.Host))
+        {
+            problems.Add(SettingsCatalog.Advertise.Path, $"not set, and listen is '{listen}', which other sidecars cannot dial; give the address they should use, e.g. --advertise 10.0.0.5:{listen.Port}");
+        }
+    }
+
+    private static bool IsWildcard(string host) =>
+        System.Net.IPAddress.TryParse(host, out System.Net.IPAddress? ip) && (ip.Equals(System.Net.IPAddress.Any) || ip.Equals(System.Net.IPAddress.IPv6Any));
 
     /// <summary>Every key must be a setting, a section of settings, or inside an object-valued setting (whose shape checks it).</summary>
     private static void CheckKeys(IConfiguration configuration, SettingProblems problems)
@@ -160,19 +234,35 @@ public sealed class KazeSettings
                 continue;
             }
 
-            List<string> names = SettingsIn(section.Name);
-            if (!string.IsNullOrEmpty(top.Value))
+            CheckSection(top, section.Name, problems);
+        }
+    }
+
+    /// <summary>The keys of a section (or of a group inside one, such as "discovery:etcd") must be its settings or its groups.</summary>
+    private static void CheckSection(IConfigurationSection node, string path, SettingProblems problems)
+    {
+        List<string> names = SettingsIn(path);
+        if (!string.IsNullOrEmpty(node.Value))
+        {
+            problems.Add(node.Path, $"must be an object of settings ({string.Join(", ", names)}), not '{node.Value}'");
+        }
+
+        foreach (IConfigurationSection child in node.GetChildren())
+        {
+            string childPath = path + ":" + child.Key;
+            if (SettingsCatalog.Find(childPath) is not null)
             {
-                problems.Add(top.Path, $"must be an object of settings ({string.Join(", ", names)}), not '{top.Value}'");
+                continue;
             }
 
-            foreach (IConfigurationSection child in top.GetChildren())
+            if (names.Contains(child.Key, StringComparer.OrdinalIgnoreCase))
             {
-                if (SettingsCatalog.Find(section.Name + ":" + child.Key) is null)
-                {
-                    problems.Add(child.Path, $"not a setting of \"{section.Name}\"{DidYouMean.Suggest(child.Key, names)}; its settings are {string.Join(", ", names)}");
-                }
+                // A group of settings, e.g. "etcd" in "discovery".
+                CheckSection(child, childPath, problems);
+                continue;
             }
+
+            problems.Add(child.Path, $"not a setting of \"{path}\"{DidYouMean.Suggest(child.Key, names)}; its settings are {string.Join(", ", names)}");
         }
     }
 
@@ -201,6 +291,7 @@ public sealed class KazeSettings
         return DidYouMean.Suggest(key, firstKeys);
     }
 
+    /// <summary>The next part of each setting's path under <paramref name="section"/> ("discovery" → "etcd", "advertise"), each once.</summary>
     private static List<string> SettingsIn(string section)
     {
         var names = new List<string>();
@@ -209,7 +300,13 @@ public sealed class KazeSettings
         {
             if (setting.Path.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
             {
-                names.Add(setting.Path[prefix.Length..]);
+                string rest = setting.Path[prefix.Length..];
+                int colon = rest.IndexOf(':', StringComparison.Ordinal);
+                string name = colon < 0 ? rest : rest[..colon];
+                if (!names.Contains(name, StringComparer.Ordinal))
+                {
+                    names.Add(name);
+                }
             }
         }
 

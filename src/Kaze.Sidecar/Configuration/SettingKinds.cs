@@ -216,6 +216,73 @@ internal static class SettingKinds
         },
         () => new JsonObject { ["type"] = "string", ["pattern"] = "^\\s*[hH][tT][tT][pP][sS]?://" });
 
+    /// <summary>A service name (docs/discovery.md): 1-63 characters of a-z 0-9 . -.</summary>
+    public static ValueShape<string> ServiceName() => new(
+        "a service name: 1-63 characters of a-z 0-9 . -",
+        (string text, out string value, out string error) =>
+        {
+            value = text.Trim();
+            if (Kaze.Protocol.ServiceName.IsValid(value, out string? problem))
+            {
+                error = "";
+                return true;
+            }
+
+            error = problem;
+            return false;
+        },
+        () => new JsonObject { ["type"] = "string", ["pattern"] = "^[a-z0-9.-]{1,63}$" });
+
+    /// <summary>The client URL of an etcd member.</summary>
+    public static ValueShape<Uri> EtcdUrl() => new(
+        "an etcd client URL, e.g. http://127.0.0.1:2379",
+        (string text, out Uri value, out string error) =>
+        {
+            value = null!;
+            if (!Uri.TryCreate(text.Trim(), UriKind.Absolute, out Uri? uri))
+            {
+                error = $"'{text}' is not an http:// or https:// URL of an etcd member, e.g. http://127.0.0.1:2379";
+                return false;
+            }
+
+            if (!Kaze.Resolver.Etcd.EtcdRegistryOptions.IsEndpoint(uri, out string? problem))
+            {
+                error = problem!;
+                return false;
+            }
+
+            value = uri;
+            error = "";
+            return true;
+        },
+        () => new JsonObject { ["type"] = "string", ["pattern"] = "^\\s*[hH][tT][tT][pP][sS]?://" });
+
+    /// <summary>A key prefix in etcd: "" or starting with '/', printable ASCII, at most 200 characters.</summary>
+    public static ValueShape<string> EtcdPrefix() => Text(
+        "a key prefix: \"\" or '/' then printable ASCII, at most 200 characters, e.g. /kaze",
+        text =>
+        {
+            if (text.Length > 200)
+            {
+                return $"'{text[..40]}…' has {text.Length} characters; at most 200";
+            }
+
+            if (text.Length > 0 && text[0] != '/')
+            {
+                return $"'{text}' does not start with '/'; e.g. /{text}";
+            }
+
+            foreach (char c in text)
+            {
+                if (c < 0x21 || c > 0x7E)
+                {
+                    return $"'{text}' has a character that is not printable ASCII (U+{(int)c:X4})";
+                }
+            }
+
+            return null;
+        });
+
     /// <summary>A file that kaze writes (a log file): not a directory.</summary>
     public static ValueShape<string> OutputFile() => Text(
         "a file's path",

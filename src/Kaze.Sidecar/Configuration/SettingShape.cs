@@ -274,3 +274,69 @@ internal sealed class RecordShape<T>(string expected, IReadOnlyList<RecordField>
         return null;
     }
 }
+
+/// <summary>
+/// A list of values of one shape: a JSON array in kaze.json, or one value with the items separated by
+/// commas (an environment variable, a flag). A value given on a later layer (a flag, a variable)
+/// replaces a list of the file rather than merging with it item by item.
+/// </summary>
+/// <typeparam name="T">The type of an item once parsed.</typeparam>
+internal sealed class ListShape<T>(string expected, ValueShape<T> item, int maxItems) : SettingShape
+{
+    public override bool IsObject => false;
+
+    public override string Expected => expected;
+
+    public override object? Read(IConfigurationSection node, string key, SettingProblems problems, bool optional)
+    {
+        var items = new List<T>();
+        var texts = new List<(string Key, string Text)>();
+        if (HasValue(node))
+        {
+            foreach (string part in node.Value!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            {
+                texts.Add((key, part));
+            }
+        }
+        else
+        {
+            foreach (IConfigurationSection child in node.GetChildren())
+            {
+                if (HasChildren(child))
+                {
+                    problems.Add(key + ":" + child.Key, $"must be a single value ({item.Expected}), not an object or a list");
+                    continue;
+                }
+
+                texts.Add((key + ":" + child.Key, child.Value ?? ""));
+            }
+        }
+
+        if (texts.Count > maxItems)
+        {
+            problems.Add(key, $"has {texts.Count} items; at most {maxItems}");
+            return items;
+        }
+
+        foreach ((string itemKey, string text) in texts)
+        {
+            if (item.TryParse(text, out T value, out string error))
+            {
+                items.Add(value);
+            }
+            else
+            {
+                problems.Add(itemKey, error);
+            }
+        }
+
+        return items;
+    }
+
+    public override JsonObject Schema() => new()
+    {
+        ["anyOf"] = new JsonArray(
+            new JsonObject { ["type"] = "array", ["items"] = item.Schema(), ["maxItems"] = maxItems },
+            new JsonObject { ["type"] = "string", ["description"] = "items separated by commas" }),
+    };
+}

@@ -40,6 +40,7 @@ public static class SettingsCatalog
         new("run", "How `kaze run` supervises the host program."),
         new("http", "HTTP and gRPC apps on the mesh (kaze run only; docs/http.md)."),
         new("corral", "The TCP connections between this sidecar and other sidecars."),
+        new("discovery", "Finding other sidecars through etcd, and registering this one there (docs/discovery.md)."),
         new("log", "kaze's own log lines."),
         new("metrics", "The sidecar's metrics."),
         new("rateLimits", "Limits on the packets entering this sidecar."),
@@ -60,6 +61,15 @@ public static class SettingsCatalog
     public static readonly Setting<IReadOnlyList<KeyValuePair<Ident, NodeAddress>>> Nodes = new(
         "nodes", null, "Static peers: an object of ident → HOST:PORT, e.g. { \"0.0.0.2\": \"127.0.0.1:7102\" }.",
         new MapShape<Ident, NodeAddress>("ident → HOST:PORT, e.g. { \"0.0.0.2\": \"127.0.0.1:7102\" }", SettingKinds.Ident(allowAny: false).TryParse, new() { ["pattern"] = IdentPattern }, Address()));
+
+    /// <summary>The most names a node has (an etcd entry holds at most 32).</summary>
+    public const int MaxNames = 32;
+
+    /// <summary>This node's service names.</summary>
+    public static readonly Setting<IReadOnlyList<string>> Names = new(
+        "names", null,
+        "This node's service names: hosts elsewhere call it by any of them (KazeRoute.Name, kaze send --to NAME). Each 1-63 characters of a-z 0-9 . -; a list, or one string with the names separated by commas. Registered in etcd with the node (discovery:etcd:endpoints); without etcd only this node and static nodes entries know them.",
+        new ListShape<string>("service names, e.g. [\"orders\", \"billing\"] or \"orders,billing\"", SettingKinds.ServiceName(), MaxNames));
 
     /// <summary>The mesh's shared secret, read from its file.</summary>
     public static readonly Setting<SecretFile?> SecretFile = new(
@@ -147,6 +157,58 @@ public static class SettingsCatalog
     public static readonly Setting<int> MaxQueuedPackets = new(
         "corral:maxQueuedPackets", "10000", "Packets queued per peer before further ones are refused (RET_RESOURCE_EXHAUSTED).", Int(1, int.MaxValue));
 
+    /// <summary>The etcd members; empty: no etcd.</summary>
+    public static readonly Setting<IReadOnlyList<Uri>> EtcdEndpoints = new(
+        "discovery:etcd:endpoints", null,
+        "Client URLs of the etcd members (http:// or https://, all the same), a list or one string separated by commas, e.g. \"http://10.0.0.1:2379,http://10.0.0.2:2379\". Set: this sidecar registers its ident, address and names there under a lease, and finds other sidecars there. None: no etcd.",
+        new ListShape<Uri>("etcd client URLs, e.g. [\"http://127.0.0.1:2379\"]", SettingKinds.EtcdUrl(), 32));
+
+    /// <summary>The key prefix in etcd.</summary>
+    public static readonly Setting<string> EtcdPrefix = new(
+        "discovery:etcd:prefix", "/kaze", "The key prefix in etcd: a node's entry is <prefix>/nodes/<ident>. Sidecars that should find each other use the same one.",
+        SettingKinds.EtcdPrefix());
+
+    /// <summary>The lease of this node's entry.</summary>
+    public static readonly Setting<TimeSpan> EtcdTtl = new(
+        "discovery:etcd:ttl", "10s", "The lease of this node's entry, whole seconds from 2s to 1h: how long the entry outlives a sidecar that died (a clean exit removes it at once). Renewed every third of it.",
+        Duration(TimeSpan.FromSeconds(2), TimeSpan.FromHours(1)));
+
+    /// <summary>How long one etcd request may take.</summary>
+    public static readonly Setting<TimeSpan> EtcdRequestTimeout = new(
+        "discovery:etcd:requestTimeout", "5s", "How long one request to etcd may take, connecting included (the first read at start among them); 1ms to 10m.",
+        Duration(TimeSpan.FromMilliseconds(1), TimeSpan.FromMinutes(10)));
+
+    /// <summary>The etcd user.</summary>
+    public static readonly Setting<string?> EtcdUsername = new(
+        "discovery:etcd:username", null, "The etcd user, when etcd has authentication on (needs discovery:etcd:passwordFile). None: no authentication.",
+        Text("a user name", text => text.Length == 0 ? "an empty user name" : null));
+
+    /// <summary>The etcd user's password, read from its file.</summary>
+    public static readonly Setting<SecretFile?> EtcdPasswordFile = new(
+        "discovery:etcd:passwordFile", null, "A file holding the etcd user's password (mode 0600 or stricter; trailing line breaks are dropped).",
+        Secret());
+
+    /// <summary>CA certificates of etcd's server certificates.</summary>
+    public static readonly Setting<string?> EtcdCaFile = new(
+        "discovery:etcd:caFile", null, "A PEM file of the certificate authorities that sign etcd's server certificates (https:// endpoints). None: the system's store.",
+        ExistingFile());
+
+    /// <summary>Client certificate for etcd.</summary>
+    public static readonly Setting<string?> EtcdCertFile = new(
+        "discovery:etcd:certFile", null, "A PEM client certificate for etcd's client certificate authentication (https:// endpoints; needs discovery:etcd:keyFile).",
+        ExistingFile());
+
+    /// <summary>Private key of the client certificate.</summary>
+    public static readonly Setting<string?> EtcdKeyFile = new(
+        "discovery:etcd:keyFile", null, "The PEM private key of discovery:etcd:certFile.",
+        ExistingFile());
+
+    /// <summary>The address registered for other sidecars to dial.</summary>
+    public static readonly Setting<NodeAddress?> Advertise = new(
+        "discovery:advertise", null,
+        "The address other sidecars dial to reach this one, HOST:PORT, as registered in etcd. None: the listen address with the port actually bound (a wildcard listen address such as 0.0.0.0 then needs this).",
+        Address());
+
     /// <summary>kaze's log level.</summary>
     public static readonly Setting<LogLevel> LogLevelSetting = new(
         "log:level", "warn", $"kaze's log level, for every area without one of its own in log:levels: {LogSettings.LevelChoices}.", Level());
@@ -228,11 +290,12 @@ public static class SettingsCatalog
     /// <summary>All settings, in the order `kaze config dump` prints them.</summary>
     public static IReadOnlyList<Setting> All { get; } =
     [
-        Ident, Listen, Nodes, SecretFile,
+        Ident, Listen, Nodes, Names, SecretFile,
         ChannelName, RingSize,
         Grace,
         HttpAppPort, HttpPort, HttpTimeout, HttpWindow, HttpMaxExchanges, HttpMaxRequestBodySize, HttpMaxCallBodySize, HttpAppProtocol,
         HandshakeTimeout, ConnectTimeout, IdleTimeout, ReconnectMin, ReconnectMax, MaxFrameSize, MaxQueuedPackets,
+        EtcdEndpoints, EtcdPrefix, EtcdTtl, EtcdRequestTimeout, EtcdUsername, EtcdPasswordFile, EtcdCaFile, EtcdCertFile, EtcdKeyFile, Advertise,
         LogLevelSetting, LogLevels, LogFormatSetting, LogFile, LogRollingIntervalSetting, LogFileSizeLimit, LogRetainedFiles,
         MetricsListen, OtlpEndpoint, OtlpHttp, OtlpInterval,
         RateLimitTotal, RateLimitPerSource, RateLimitPerBodyType, RateLimitMaxPartitions,

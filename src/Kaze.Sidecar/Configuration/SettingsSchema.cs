@@ -35,20 +35,32 @@ public static class SettingsSchema
                 continue;
             }
 
-            string sectionName = setting.Path[..colon];
-            if (properties[sectionName] is not JsonObject section)
+            // Nested objects for each part of the path: "discovery:etcd:ttl" → discovery.etcd.ttl.
+            string[] parts = setting.Path.Split(':');
+            JsonObject level = properties;
+            for (int i = 0; i < parts.Length - 1; i++)
             {
-                section = new JsonObject
+                if (level[parts[i]] is not JsonObject group)
                 {
-                    ["type"] = "object",
-                    ["description"] = SettingsCatalog.FindSection(sectionName)?.Description,
-                    ["properties"] = new JsonObject(),
-                    ["additionalProperties"] = false,
-                };
-                properties[sectionName] = section;
+                    group = new JsonObject
+                    {
+                        ["type"] = "object",
+                        ["description"] = i == 0 ? SettingsCatalog.FindSection(parts[i])?.Description : null,
+                        ["properties"] = new JsonObject(),
+                        ["additionalProperties"] = false,
+                    };
+                    if (i != 0)
+                    {
+                        group.Remove("description");
+                    }
+
+                    level[parts[i]] = group;
+                }
+
+                level = (JsonObject)group["properties"]!;
             }
 
-            ((JsonObject)section["properties"]!)[setting.Path[(colon + 1)..]] = setting.Schema();
+            level[parts[^1]] = setting.Schema();
         }
 
         return new JsonObject

@@ -118,7 +118,17 @@ public sealed class SidecarApp : IAsyncDisposable
         builder.Services.AddSingleton(sp => new StaticResolver(settings.Nodes.Count == 0
             ? NodeTable.Empty
             : NodeTable.Create(settings.Nodes.Select(n => new NodeEntry(n.Key, n.Value) { Source = "nodes" }))));
-        builder.Services.AddSingleton<IResolver>(sp => sp.GetRequiredService<StaticResolver>());
+        // With etcd, its view answers after the static nodes (docs/discovery.md).
+        bool withEtcd = settings.Get(SettingsCatalog.EtcdEndpoints) is { Count: > 0 };
+        if (withEtcd)
+        {
+            DiscoveryComposition.AddServices(builder.Services, settings);
+        }
+        else
+        {
+            builder.Services.AddSingleton<IResolver>(sp => sp.GetRequiredService<StaticResolver>());
+        }
+
         builder.Services.AddSingleton(sp => new SidecarNode(
             settings.ToSidecarOptions(withHost),
             sp.GetRequiredService<ILoggerFactory>(),
@@ -152,6 +162,7 @@ public sealed class SidecarApp : IAsyncDisposable
         builder.Services.AddHostedService(sp => new SidecarService(
             sp.GetRequiredService<SidecarNode>(),
             sp.GetRequiredService<PeerCorral>(),
+            withEtcd ? sp : null,
             settings,
             sp.GetRequiredService<ILoggerFactory>().CreateLogger<SidecarApp>()));
         // HTTP only with a host: the gateway's app is the host's, and its port is for the host.
@@ -251,13 +262,13 @@ public sealed class SidecarApp : IAsyncDisposable
     }
 
     /// <summary>Starts and stops the node and the corral with the host.</summary>
-    private sealed class SidecarService(SidecarNode node, PeerCorral corral, KazeSettings settings, ILogger logger) : IHostedService
+    private sealed class SidecarService(SidecarNode node, PeerCorral corral, IServiceProvider? discovery, KazeSettings settings, ILogger logger) : IHostedService
     {
         // Not async itself: a sidecar that neither listens nor knows peers (`kaze run --listen off`)
         // starts without one more state machine to compile.
         public Task StartAsync(CancellationToken cancellationToken)
         {
-            bool corralStarts = settings.Listen is not null || settings.Nodes.Count > 0;
+            bool corralStarts = settings.Listen is not null || settings.Nodes.Count > 0 || discovery is not null;
             string? spin = Environment.GetEnvironmentVariable(SpinBudget.MaxSpinVariable);
             if (spin is not null && !SpinBudget.IsValidSetting(spin))
             {
@@ -282,6 +293,7 @@ public sealed class SidecarApp : IAsyncDisposable
 
         private async Task StartCorralAsync(CancellationToken cancellationToken)
         {
+            bool listening = settings.Listen is not null;
             try
             {
                 await corral.StartAsync(cancellationToken).ConfigureAwait(false);
@@ -292,11 +304,24 @@ public sealed class SidecarApp : IAsyncDisposable
                 // accepting peers; this sidecar can still reach others. An address given on
                 // purpose that cannot be bound stops the start instead.
                 HostingLog.DefaultListenBusy(logger, e.Message);
+                listening = false;
+            }
+
+            if (discovery is not null)
+            {
+                // After the corral listens: the registered address has the port actually bound.
+                await DiscoveryComposition.StartAsync(discovery, node, corral, settings, listening, cancellationToken).ConfigureAwait(false);
             }
         }
 
         public async Task StopAsync(CancellationToken cancellationToken)
         {
+            if (discovery is not null)
+            {
+                // First: the entry goes at once, so the others stop sending here before the corral closes.
+                await DiscoveryComposition.StopAsync(discovery).ConfigureAwait(false);
+            }
+
             await corral.DisposeAsync().ConfigureAwait(false);
             await node.DisposeAsync().ConfigureAwait(false);
         }

@@ -164,6 +164,11 @@ internal sealed class MetricsService : IHostedService, IAsyncDisposable
         }
 
         var observed = new ObservedCounters(_meter, _node, _corral);
+        if (Hosting.DiscoveryComposition.Of(_services) is { } discovery)
+        {
+            Discovery.DiscoveryInstruments.Create(_meter.Meter, discovery);
+        }
+
         lock (_gate)
         {
             if (_stopped)

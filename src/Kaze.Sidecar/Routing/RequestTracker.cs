@@ -239,6 +239,54 @@ internal sealed class RequestTracker : IAsyncDisposable
         return false;
     }
 
+    /// <summary>
+    /// Answers RET_UNREACHABLE every pending request sent to <paramref name="peer"/> (its route is
+    /// dstIdent <paramref name="peer"/>; a name route is one once the router picked the member): the
+    /// node left the mesh, so no answer will come. A scan of every pending request: discovery calls
+    /// it when a node is removed, never per packet.
+    /// </summary>
+    /// <returns>How many were answered.</returns>
+    public int FailPendingTo(Ident peer)
+    {
+        List<Pending>? failed = null;
+        lock (_pendingLock)
+        {
+            foreach (KeyValuePair<(uint Source, uint Sequence), Pending> entry in _pending)
+            {
+                Hdr request = entry.Value.Request;
+                if (request.RouteTypeCase == Hdr.RouteTypeOneofCase.DstIdent && request.DstIdent == peer.Value)
+                {
+                    (failed ??= []).Add(entry.Value);
+                }
+            }
+
+            foreach (Pending pending in failed ?? [])
+            {
+                // Its entry in _byDeadline is skipped when it comes up.
+                _pending.Remove((_self.Value, pending.Request.Req));
+            }
+        }
+
+        foreach (Pending pending in failed ?? [])
+        {
+            Interlocked.Increment(ref _counters.UnreachableAnswered);
+            RecordCall(pending, (uint)RetCode.Unreachable);
+            Hdr response = Hdr.CreateResponse(pending.Request, RetCode.Unreachable);
+            response.SrcIdent = _self.Value;
+            Packet answer = Packet.Create(response, ReadOnlySpan<byte>.Empty);
+            if (pending.Owner is { } owner)
+            {
+                owner.Answer(answer);
+            }
+            else
+            {
+                _sendToHost(answer);
+            }
+        }
+
+        return failed?.Count ?? 0;
+    }
+
     public ValueTask DisposeAsync()
     {
         lock (_timerLock)

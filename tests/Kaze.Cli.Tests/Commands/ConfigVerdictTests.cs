@@ -27,6 +27,10 @@ public sealed class ConfigVerdictTests : IDisposable
         ("grace-too-long", """{ "run": { "grace": "30d" } }"""),
         ("secret-missing", """{ "secretFile": "/nonexistent/kaze-secret" }"""),
         ("plugin-missing", """{ "plugins": { "hello": { "assembly": "/nonexistent/hello.dll" } } }"""),
+        ("etcd-not-a-url", """{ "discovery": { "etcd": { "endpoints": ["ftp://10.0.0.1:2379"] } } }"""),
+        ("etcd-typo", """{ "discovery": { "etcd": { "endpoint": "http://127.0.0.1:2379" } } }"""),
+        ("etcd-ttl-fraction", """{ "discovery": { "etcd": { "endpoints": "http://127.0.0.1:2379", "ttl": "2.5s" } } }"""),
+        ("names-bad", """{ "names": ["Orders", "billing"] }"""),
         ("not-json", "{ \"ident\": \"0.0.0.2\",\n  \"listen\" \"off\" }"),
         ("many", """{ "ident": "x", "listen": [1], "run": { "grace": "abc" }, "corral": { "reconnectMin": "5s", "reconnectMax": "1s" }, "log": { "level": "loud", "levels": { "Host": { "x": "info" } } } }"""),
     ];
@@ -141,6 +145,33 @@ public sealed class ConfigVerdictTests : IDisposable
 
         Assert.True(code == 2, run.Describe());
         Assert.StartsWith(expected, Assert.Single(run.Stderr.Lines), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(new[] { "--name", "Orders_1" }, "kaze run: command line: names: 'Orders_1' has the character 'O'")]
+    [InlineData(new[] { "--name", "a234567890123456789012345678901234567890123456789012345678901234" }, "is 64 characters long: a service name has at most 63")]
+    [InlineData(new[] { "--etcd", "127.0.0.1:2379" }, "kaze run: command line: discovery:etcd:endpoints: '127.0.0.1:2379' is not an http:// or https:// URL of an etcd member")]
+    [InlineData(new[] { "--etcd", "http://127.0.0.1:2379/v3" }, "kaze run: command line: discovery:etcd:endpoints: 'http://127.0.0.1:2379/v3' has more than a scheme, host and port")]
+    public async Task Run_BadNameOrEtcdUrl_MessageNamingSettingAndValueAndExit2(string[] flags, string expected)
+    {
+        KazeProcess run = _runs.Start(["run", "--listen", "off", "--metrics", "off", "--channel", _runs.NewChannel(), .. flags, "--", "true"]);
+
+        int code = await run.WaitForExitAndOutputAsync($"kaze run {string.Join(' ', flags)}");
+
+        Assert.True(code == 2, run.Describe());
+        Assert.Contains(expected, Assert.Single(run.Stderr.Lines), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Run_EtcdThatDoesNotAnswer_MessageNamingSettingAndValueAndExit2()
+    {
+        // Port 1 on loopback: nothing listens, the connection is refused at once.
+        KazeProcess run = _runs.Start(["run", "--listen", "127.0.0.1:0", "--metrics", "off", "--channel", _runs.NewChannel(), "--etcd", "http://127.0.0.1:1", "--", "true"]);
+
+        int code = await run.WaitForExitAndOutputAsync("kaze run with an etcd that does not answer", TimeSpan.FromSeconds(30));
+
+        Assert.True(code == 2, run.Describe());
+        Assert.StartsWith("kaze: discovery:etcd:endpoints: http://127.0.0.1:1/ cannot be used: ", Assert.Single(run.Stderr.Lines), StringComparison.Ordinal);
     }
 
     [Fact]

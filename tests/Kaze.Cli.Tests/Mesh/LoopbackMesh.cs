@@ -41,6 +41,12 @@ internal sealed class LoopbackMesh : IDisposable
 
     public IReadOnlyList<MeshNode> Nodes => _nodes;
 
+    /// <summary>Whether each node gets every other as a static peer (--node); false when they find each other through etcd.</summary>
+    public bool StaticPeers { get; init; } = true;
+
+    /// <summary>Extra environment of every kaze (e.g. KAZE_DISCOVERY__ETCD__TTL).</summary>
+    public IReadOnlyDictionary<string, string>? Environment { get; init; }
+
     /// <summary>The directory of this mesh's files (secret files may go here); removed on Dispose.</summary>
     public string Directory => _runs.Directory;
 
@@ -121,6 +127,12 @@ internal sealed class LoopbackMesh : IDisposable
         }
     }
 
+    /// <summary>Starts one more kaze with <paramref name="arguments"/> (in this mesh's directory; killed on Dispose).</summary>
+    public KazeProcess StartKaze(IReadOnlyList<string> arguments) => _runs.Start(arguments, Environment);
+
+    /// <summary>A new channel name of this mesh (its file is removed on Dispose).</summary>
+    public string NewChannel() => _runs.NewChannel();
+
     /// <summary>SIGKILLs the node's kaze and its host, and waits until both are gone.</summary>
     public async Task KillAsync(MeshNode node)
     {
@@ -146,14 +158,14 @@ internal sealed class LoopbackMesh : IDisposable
     private void Launch(MeshNode node)
     {
         List<string> arguments = ["run", "--ident", node.Ident, "--listen", node.Address, "--metrics", "off", "--channel", _runs.NewChannel()];
-        foreach (MeshNode peer in _nodes.Where(p => p != node))
+        foreach (MeshNode peer in _nodes.Where(p => p != node && StaticPeers))
         {
             arguments.AddRange(["--node", $"{peer.Ident}={peer.Address}"]);
         }
 
         arguments.AddRange(node.Options);
         arguments.AddRange(["--", TestPrograms.Dotnet, MeshHostProgram.Path, "serve", node.ControlPath]);
-        node.Kaze = _runs.Start(arguments);
+        node.Kaze = _runs.Start(arguments, Environment);
     }
 
     /// <summary>True once the host said "ready"; false if kaze could not bind its port (exit 69); fails on anything else.</summary>

@@ -29,6 +29,18 @@ public enum ConnectionFailure
 
     /// <summary>duplicate: a second connection to the same peer was closed in favour of the one dialled by the lower ident.</summary>
     Duplicate = 8,
+
+    /// <summary>connection_limit: refused at accept, <see cref="CorralOptions.MaxConnections"/> connections were open already.</summary>
+    ConnectionLimit = 9,
+
+    /// <summary>handshake_limit: refused at accept, <see cref="CorralOptions.MaxHandshaking"/> connections were still in their handshake.</summary>
+    HandshakeLimit = 10,
+
+    /// <summary>slow_frame: a frame whose first bytes had arrived was not complete within <see cref="CorralOptions.FrameTimeout"/> (trickling).</summary>
+    SlowFrame = 11,
+
+    /// <summary>receive_budget: a frame needed more receive buffer than the sidecar had left (<see cref="CorralOptions.ReceiveBudget"/>).</summary>
+    ReceiveBudget = 12,
 }
 
 /// <summary>Names of <see cref="ConnectionFailure"/> values for metrics and logs.</summary>
@@ -51,6 +63,10 @@ public static class ConnectionFailureExtensions
         ConnectionFailure.FrameTooLarge => "frame_too_large",
         ConnectionFailure.PeerClosed => "peer_closed",
         ConnectionFailure.Duplicate => "duplicate",
+        ConnectionFailure.ConnectionLimit => "connection_limit",
+        ConnectionFailure.HandshakeLimit => "handshake_limit",
+        ConnectionFailure.SlowFrame => "slow_frame",
+        ConnectionFailure.ReceiveBudget => "receive_budget",
         _ => "unknown",
     };
 }

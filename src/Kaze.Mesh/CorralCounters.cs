@@ -15,12 +15,16 @@ public sealed class CorralCounters
     internal long Sends;
     internal long Undelivered;
     internal long Full;
+    internal long InHandshake;
 
     // Indexed by ConnectionFailure.
     private readonly long[] _failures = new long[ConnectionFailureExtensions.All.Count];
 
     /// <summary>Connections that completed the handshake and are not closed yet (a gauge).</summary>
     public long ConnectionsOpen => Volatile.Read(ref Open);
+
+    /// <summary>Inbound connections accepted and still in their handshake (a gauge; see <see cref="CorralOptions.MaxHandshaking"/>).</summary>
+    public long ConnectionsHandshaking => Volatile.Read(ref InHandshake);
 
     /// <summary>Connection attempts this sidecar started (dials).</summary>
     public long ConnectionAttempts => Volatile.Read(ref Attempts);

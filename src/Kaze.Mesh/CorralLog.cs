@@ -12,11 +12,11 @@ internal static partial class CorralLog
     [LoggerMessage(EventId = 401, Level = LogLevel.Information, Message = "Connected to {Peer}, {Direction}, protocol {Version}, max frame {MaxFrame}")]
     public static partial void Connected(ILogger logger, string peer, ConnectionDirection direction, uint version, int maxFrame);
 
-    [LoggerMessage(EventId = 402, Level = LogLevel.Warning, Message = "Closed the connection with {Peer}: {Failure}: {Reason}")]
-    public static partial void Refused(ILogger logger, string peer, string failure, string reason);
+    [LoggerMessage(EventId = 402, Level = LogLevel.Warning, Message = "Closed the connection with {Peer}: {Failure}: {Reason}{Suppressed}")]
+    public static partial void Refused(ILogger logger, string peer, string failure, string reason, string suppressed);
 
-    [LoggerMessage(EventId = 403, Level = LogLevel.Information, Message = "The connection with {Peer} ended: {Reason}")]
-    public static partial void Ended(ILogger logger, string peer, string reason);
+    [LoggerMessage(EventId = 403, Level = LogLevel.Information, Message = "The connection with {Peer} ended: {Reason}{Suppressed}")]
+    public static partial void Ended(ILogger logger, string peer, string reason, string suppressed);
 
     [LoggerMessage(EventId = 404, Level = LogLevel.Warning, Message = "Cannot reach {Ident}: {Failure}: {Reason}; {Dropped} queued packets undeliverable; next attempt in {Delay}")]
     public static partial void DialFailed(ILogger logger, Ident ident, string failure, string reason, int dropped, TimeSpan delay);

@@ -8,7 +8,9 @@ namespace Kaze.Mesh;
 /// Defaults: listen on 127.0.0.1:6081; no secret; handshake timeout 5 s; connect timeout 3 s; idle
 /// timeout 60 s; reconnect backoff from 100 ms doubling to 10 s (with jitter); close timeout 2 s;
 /// maximum frame 16 MiB (<see cref="TcpFraming.DefaultMaxFrameSize"/>); per peer at most 10,000
-/// queued packets or 64 MiB, whichever comes first; burst window 20 µs.
+/// queued packets or 64 MiB, whichever comes first; burst window 20 µs; at most 4,096 connections,
+/// 128 of them in their handshake; a started frame complete within 10 s; 256 MiB of receive
+/// buffers beyond each connection's first 64 KiB.
 /// </remarks>
 public sealed class CorralOptions
 {
@@ -71,6 +73,35 @@ public sealed class CorralOptions
 
     /// <summary>At most this many bytes (as frames) wait for one peer. Default 64 MiB.</summary>
     public long MaxQueuedBytes { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>
+    /// At most this many connections, in either direction, handshaking ones included; an inbound
+    /// connection past it is closed at accept and counted (<see cref="ConnectionFailure.ConnectionLimit"/>).
+    /// Default 4,096.
+    /// </summary>
+    public int MaxConnections { get; set; } = 4096;
+
+    /// <summary>
+    /// At most this many inbound connections still in their handshake; one past it is closed at
+    /// accept and counted (<see cref="ConnectionFailure.HandshakeLimit"/>). Default 128.
+    /// </summary>
+    public int MaxHandshaking { get; set; } = 128;
+
+    /// <summary>
+    /// A frame whose first bytes have arrived must be complete within this; else the connection is
+    /// closed (<see cref="ConnectionFailure.SlowFrame"/>): a peer cannot hold a connection, or a
+    /// large buffer, by trickling bytes. Default 10 s.
+    /// </summary>
+    public TimeSpan FrameTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// The receive memory all connections together may hold beyond their first 64 KiB each: a
+    /// frame larger than that needs a buffer of its size, taken from this budget and given back
+    /// (to the operating system) once the frame is decoded. A frame that does not fit closes its
+    /// connection (<see cref="ConnectionFailure.ReceiveBudget"/>). A connection's own budget is its
+    /// frame limit (<see cref="MaxFrameSize"/>, 16 KiB until the handshake completes). Default 256 MiB.
+    /// </summary>
+    public long ReceiveBudget { get; set; } = 256L * 1024 * 1024;
 
     /// <summary>
     /// Reads a shared secret from <paramref name="path"/>: the file's bytes, less trailing line
@@ -174,6 +205,22 @@ public sealed class CorralOptions
         if (MaxQueuedPackets < 1)
         {
             problems.Add($"MaxQueuedPackets {MaxQueuedPackets} is below 1.");
+        }
+
+        if (MaxConnections < 1)
+        {
+            problems.Add($"MaxConnections {MaxConnections} is below 1.");
+        }
+
+        if (MaxHandshaking < 1)
+        {
+            problems.Add($"MaxHandshaking {MaxHandshaking} is below 1.");
+        }
+
+        Positive(problems, nameof(FrameTimeout), FrameTimeout);
+        if (ReceiveBudget < 0)
+        {
+            problems.Add($"ReceiveBudget {ReceiveBudget} is below 0.");
         }
 
         if (MaxQueuedBytes < 1)

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
+using Kaze.Core.Diagnostics;
 using Kaze.Core.Waiting;
 using Kaze.Mesh.Connections;
 using Kaze.Mesh.Sessions;
@@ -50,6 +51,12 @@ public sealed class PeerCorral : IAsyncDisposable
 
     // Completed when _background reaches 0 after shutdown began.
     private readonly TaskCompletionSource _allStopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    // Log lines about bad peers, rate-limited per reason (indexed by ConnectionFailure); the counters count every event.
+    private readonly LogRateLimiter[] _refusalLogs;
+
+    // Connections in _connections (Interlocked): for MaxConnections at accept.
+    private int _connectionCount;
 
     private Socket? _listener;
     private IPEndPoint? _localEndPoint;
@@ -103,6 +110,12 @@ public sealed class PeerCorral : IAsyncDisposable
         _onPacket = onPacket;
         _onUndeliverable = onUndeliverable;
         Logger = loggers.CreateLogger(LogCategory);
+        ReceiveBudget = new ReceiveBudget(options.ReceiveBudget);
+        _refusalLogs = new LogRateLimiter[ConnectionFailureExtensions.All.Count];
+        for (int i = 0; i < _refusalLogs.Length; i++)
+        {
+            _refusalLogs[i] = new LogRateLimiter();
+        }
     }
 
     /// <summary>The category of the corral's log lines ("Kaze.Mesh").</summary>
@@ -132,6 +145,9 @@ public sealed class PeerCorral : IAsyncDisposable
     public CorralCounters Counters { get; } = new();
 
     internal CorralOptions Options { get; }
+
+    /// <summary>The receive memory for large frames all connections share (<see cref="CorralOptions.ReceiveBudget"/>).</summary>
+    internal ReceiveBudget ReceiveBudget { get; }
 
     internal Ident Self { get; }
 
@@ -400,7 +416,45 @@ public sealed class PeerCorral : IAsyncDisposable
         }
     }
 
-    internal void Forget(PeerConnection connection) => _connections.TryRemove(connection, out _);
+    internal void Forget(PeerConnection connection)
+    {
+        if (_connections.TryRemove(connection, out _))
+        {
+            Interlocked.Decrement(ref _connectionCount);
+        }
+    }
+
+    /// <summary>
+    /// Logs that a connection was refused or closed for <paramref name="failure"/>, at most a few
+    /// lines a second per reason; the first line after a quiet spell says how many were not logged.
+    /// </summary>
+    internal void LogRefused(string peer, ConnectionFailure failure, string reason)
+    {
+        if (!_refusalLogs[(int)failure].TryAcquire(out long suppressed))
+        {
+            return;
+        }
+
+        if (failure == ConnectionFailure.PeerClosed)
+        {
+            CorralLog.Ended(Logger, peer, reason, SuppressedNote(suppressed));
+        }
+        else
+        {
+            CorralLog.Refused(Logger, peer, failure.ToMetricName(), reason, SuppressedNote(suppressed));
+        }
+    }
+
+    private static string SuppressedNote(long suppressed) =>
+        suppressed == 0 ? "" : $" ({suppressed} more like this not logged)";
+
+    private void Add(PeerConnection connection)
+    {
+        if (_connections.TryAdd(connection, 0))
+        {
+            Interlocked.Increment(ref _connectionCount);
+        }
+    }
 
     private static async Task<IPAddress> ResolveListenAddressAsync(NodeAddress address, CancellationToken ct)
     {
@@ -483,6 +537,11 @@ public sealed class PeerCorral : IAsyncDisposable
             }
 
             Interlocked.Increment(ref Counters.Accepted);
+            if (RefuseAtAccept(socket))
+            {
+                continue;
+            }
+
             try
             {
                 socket.NoDelay = true;
@@ -492,7 +551,7 @@ public sealed class PeerCorral : IAsyncDisposable
                 // Already reset by the peer: the connection fails on its first read.
             }
             var connection = new PeerConnection(this, socket, ConnectionDirection.Inbound, dialledFor: null);
-            _connections.TryAdd(connection, 0);
+            Add(connection);
             if (_disposed)
             {
                 connection.RequestClose(CloseKind.Shutdown, "the corral is shutting down");
@@ -500,6 +559,48 @@ public sealed class PeerCorral : IAsyncDisposable
 
             Track(connection.Start);
         }
+    }
+
+    /// <summary>
+    /// Past <see cref="CorralOptions.MaxConnections"/> connections, or
+    /// <see cref="CorralOptions.MaxHandshaking"/> inbound ones in their handshake, closes
+    /// <paramref name="socket"/> at once (counted, logged at a bounded rate); true then.
+    /// </summary>
+    private bool RefuseAtAccept(Socket socket)
+    {
+        ConnectionFailure failure;
+        string reason;
+        if (Volatile.Read(ref _connectionCount) >= Options.MaxConnections)
+        {
+            failure = ConnectionFailure.ConnectionLimit;
+            reason = $"{Options.MaxConnections} connections are open (corral:maxConnections)";
+        }
+        else if (Volatile.Read(ref Counters.InHandshake) >= Options.MaxHandshaking)
+        {
+            failure = ConnectionFailure.HandshakeLimit;
+            reason = $"{Options.MaxHandshaking} connections are in their handshake (corral:maxHandshaking)";
+        }
+        else
+        {
+            return false;
+        }
+
+        Counters.Fail(failure);
+        string peer;
+        try
+        {
+            peer = $"{socket.RemoteEndPoint} (ident unknown)";
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            peer = "? (ident unknown)";
+        }
+
+        // Closed without a word: an RST if it sent anything, so nothing is kept for it.
+        socket.LingerState = new LingerOption(true, 0);
+        socket.Dispose();
+        LogRefused(peer, failure, reason);
+        return true;
     }
 
     private async Task DialAsync(PeerSession session)
@@ -566,7 +667,7 @@ public sealed class PeerCorral : IAsyncDisposable
 
         // The connection's own thread connects (blocking, so the socket stays in blocking mode).
         var connection = new PeerConnection(this, socket: null, ConnectionDirection.Outbound, session, new DialTarget(target, addresses, deadline));
-        _connections.TryAdd(connection, 0);
+        Add(connection);
         if (_disposed)
         {
             connection.RequestClose(CloseKind.Shutdown, "the corral is shutting down");
@@ -600,10 +701,12 @@ public sealed class PeerCorral : IAsyncDisposable
 
     private async Task SweepLoopAsync()
     {
-        // Often enough that a connection is closed within a quarter of the idle timeout of going idle.
-        TimeSpan period = TimeSpan.FromMilliseconds(Math.Clamp(Options.IdleTimeout.TotalMilliseconds / 4, 10, 1000));
+        // Often enough that a connection is closed within a quarter of the idle or frame timeout.
+        double shortest = Math.Min(Options.IdleTimeout.TotalMilliseconds, Options.FrameTimeout.TotalMilliseconds);
+        TimeSpan period = TimeSpan.FromMilliseconds(Math.Clamp(shortest / 4, 10, 250));
         using var timer = new PeriodicTimer(period);
         long idleMs = (long)Options.IdleTimeout.TotalMilliseconds;
+        long frameMs = (long)Options.FrameTimeout.TotalMilliseconds;
         try
         {
             while (await timer.WaitForNextTickAsync(_shutdown.Token).ConfigureAwait(false))
@@ -611,6 +714,13 @@ public sealed class PeerCorral : IAsyncDisposable
                 long now = Environment.TickCount64;
                 foreach (PeerConnection connection in _connections.Keys)
                 {
+                    long partialSince = connection.Receiver.PartialFrameSince;
+                    if (partialSince != 0 && now - partialSince >= frameMs && !connection.IsEnding)
+                    {
+                        connection.Fail(ConnectionFailure.SlowFrame, $"a frame began to arrive {(now - partialSince) / 1000.0:0.#} s ago and is not complete (corral:frameTimeout {Options.FrameTimeout.TotalSeconds:0.###} s)");
+                        continue;
+                    }
+
                     long idle = now - connection.LastActivity;
                     if (connection.IsEstablished && !connection.IsEnding && idle >= idleMs)
                     {

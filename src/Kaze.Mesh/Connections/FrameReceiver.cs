@@ -16,9 +16,11 @@ namespace Kaze.Mesh.Connections;
 /// <remarks>
 /// The buffer holds the bytes received and not yet decoded at <c>[_start, _end)</c>. It grows to
 /// hold one frame larger than itself (never beyond the frame limit, which <see cref="Next"/>
-/// checks as soon as a frame's length has arrived) and shrinks back once that frame is decoded,
-/// so one 16 MiB frame does not pin 16 MiB per connection for good. Used by one thread at a time
-/// (the connection's, or the edge's reader while the reads are lent: see ReadLender).
+/// checks as soon as a frame's length has arrived): that buffer is taken from the corral's
+/// <see cref="ReceiveBudget"/> and mapped from the kernel (<see cref="MappedBuffer"/>), and is
+/// unmapped as soon as that frame is decoded, so one 16 MiB frame pins 16 MiB neither per
+/// connection nor in the process. Used by one thread at a time (the connection's, or the edge's
+/// reader while the reads are lent: see ReadLender).
 /// </remarks>
 internal sealed class FrameReceiver : IDisposable
 {
@@ -27,12 +29,42 @@ internal sealed class FrameReceiver : IDisposable
     // Below this much free space at the end, the undecoded bytes move to the start before a read.
     private const int MinReadSize = 4096;
 
-    private byte[] _buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+    // Where large buffers come from; null: no limit (tests of this type alone).
+    private readonly ReceiveBudget? _budget;
+
+    // The buffer in use: _pooled (the usual 64 KiB, from the pool) or _mapped (one large frame's,
+    // taken from the budget and unmapped once the frame is decoded). Empty once disposed.
+    private Memory<byte> _buffer;
+    private byte[]? _pooled;
+    private MappedBuffer? _mapped;
     private int _start;
     private int _end;
 
     // How long a read polls before it sleeps.
     private SpinBudget _spin;
+
+    // Environment.TickCount64 when the frame now partly received began to arrive; 0: none is.
+    // Written by the reading thread, read by the corral's sweep (FrameTimeout).
+    private long _partialSince;
+
+    // A frame was decoded since the last NoteProgress: a partial one now is a new frame.
+    private bool _decodedSinceNote;
+
+    public FrameReceiver(ReceiveBudget? budget = null)
+    {
+        _budget = budget;
+        _pooled = ArrayPool<byte>.Shared.Rent(BufferSize);
+        _buffer = _pooled;
+    }
+
+    /// <summary>Environment.TickCount64 when the frame now partly received began to arrive; 0 when none is.</summary>
+    public long PartialSince => Volatile.Read(ref _partialSince);
+
+    /// <summary>Set when the last read failed because a frame's buffer did not fit the receive budget.</summary>
+    public bool OverBudget { get; private set; }
+
+    /// <summary>The size of the buffer in use (for tests: 64 KiB unless a large frame is arriving).</summary>
+    public int Capacity => _buffer.Length;
 
     /// <summary>Decodes the next frame from what was received, if it has fully arrived.</summary>
     /// <param name="maxFrameSize">The limit on a frame's total length.</param>
@@ -41,11 +73,12 @@ internal sealed class FrameReceiver : IDisposable
     /// <returns>As <see cref="TcpFraming.ReadFrame"/>: the caller owns a complete frame's packet.</returns>
     public TcpFrameReadResult Next(int maxFrameSize, bool completed, out int frameLength)
     {
-        var buffered = new ReadOnlySequence<byte>(_buffer, _start, _end - _start);
+        var buffered = new ReadOnlySequence<byte>(_buffer.Slice(_start, _end - _start));
         TcpFrameReadResult frame = TcpFraming.ReadFrame(buffered, maxFrameSize, completed);
         if (frame.IsComplete)
         {
             frameLength = (int)buffered.Slice(0, frame.Consumed).Length;
+            _decodedSinceNote = true;
             _start += frameLength;
             if (_start == _end)
             {
@@ -58,6 +91,33 @@ internal sealed class FrameReceiver : IDisposable
         }
 
         return frame;
+    }
+
+    /// <summary>
+    /// After decoding what was received: records when the frame still partly received began to
+    /// arrive (for <see cref="CorralOptions.FrameTimeout"/>), and returns a large frame's buffer
+    /// once that frame is done.
+    /// </summary>
+    public void NoteProgress()
+    {
+        if (_start == _end)
+        {
+            if (_partialSince != 0)
+            {
+                Volatile.Write(ref _partialSince, 0);
+            }
+
+            if (_mapped is not null)
+            {
+                Replace(BufferSize);
+            }
+        }
+        else if (_partialSince == 0 || _decodedSinceNote)
+        {
+            Volatile.Write(ref _partialSince, Environment.TickCount64);
+        }
+
+        _decodedSinceNote = false;
     }
 
     /// <summary>
@@ -80,7 +140,7 @@ internal sealed class FrameReceiver : IDisposable
             status = spin ? SpinReceive(socket, start, out ready, out error) : SocketIo.IoStatus.WouldBlock;
             if (status == SocketIo.IoStatus.WouldBlock)
             {
-                status = SocketIo.ReceiveBlocking(socket, _buffer.AsSpan(_end), out ready, out error);
+                status = SocketIo.ReceiveBlocking(socket, _buffer.Span[_end..], out ready, out error);
                 if (status == SocketIo.IoStatus.Done && spin)
                 {
                     _spin.Slept(start, Stopwatch.GetTimestamp());
@@ -103,8 +163,14 @@ internal sealed class FrameReceiver : IDisposable
     /// <returns>What happened.</returns>
     public SocketIo.IoStatus ReceiveNow(Socket socket, out int received, out string? error)
     {
-        MakeRoom();
-        SocketIo.IoStatus status = SocketIo.TryReceive(socket, _buffer.AsSpan(_end), out received, out error);
+        if (!MakeRoom())
+        {
+            received = 0;
+            error = $"a frame needs a larger receive buffer than the {FormatBytes(_budget!.Limit - _budget.Used)} left of the sidecar's receive budget ({FormatBytes(_budget.Limit)})";
+            return SocketIo.IoStatus.Failed;
+        }
+
+        SocketIo.IoStatus status = SocketIo.TryReceive(socket, _buffer.Span[_end..], out received, out error);
         if (status == SocketIo.IoStatus.Done)
         {
             _end += received;
@@ -126,7 +192,7 @@ internal sealed class FrameReceiver : IDisposable
         do
         {
             Thread.Yield();
-            SocketIo.IoStatus status = SocketIo.TryReceive(socket, _buffer.AsSpan(_end), out ready, out error);
+            SocketIo.IoStatus status = SocketIo.TryReceive(socket, _buffer.Span[_end..], out ready, out error);
             if (status == SocketIo.IoStatus.Done)
             {
                 _spin.Succeeded(budget);
@@ -145,16 +211,16 @@ internal sealed class FrameReceiver : IDisposable
 
     public void Dispose()
     {
-        byte[] buffer = _buffer;
-        _buffer = [];
+        ReleaseBuffer();
+        _buffer = Memory<byte>.Empty;
         _start = _end = 0;
-        if (buffer.Length > 0)
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
+        Volatile.Write(ref _partialSince, 0);
     }
 
-    private void MakeRoom()
+    private static string FormatBytes(long bytes) => bytes >= 1024 * 1024 ? $"{bytes / (1024.0 * 1024):0.#} MiB" : $"{bytes / 1024.0:0.#} KiB";
+
+    /// <summary>Makes room to receive into; false if a large frame's buffer does not fit the receive budget.</summary>
+    private bool MakeRoom()
     {
         int buffered = _end - _start;
 
@@ -162,38 +228,85 @@ internal sealed class FrameReceiver : IDisposable
         long needed = buffered + 1;
         if (buffered >= sizeof(uint))
         {
-            needed = Math.Max(needed, sizeof(uint) + (long)BinaryPrimitives.ReadUInt32LittleEndian(_buffer.AsSpan(_start)));
+            needed = Math.Max(needed, sizeof(uint) + (long)BinaryPrimitives.ReadUInt32LittleEndian(_buffer.Span[_start..]));
         }
 
         if (_buffer.Length > BufferSize && needed <= BufferSize)
         {
             // A large frame was decoded: back to a buffer of the usual size.
-            Replace(BufferSize);
-            return;
+            return Replace(BufferSize);
         }
 
         if (needed > _buffer.Length)
         {
-            Replace((int)Math.Min(needed, Array.MaxLength));
-            return;
+            return Replace((int)Math.Min(needed, Array.MaxLength));
         }
 
         if (_buffer.Length - _end < MinReadSize || _buffer.Length - _start < needed)
         {
-            _buffer.AsSpan(_start, buffered).CopyTo(_buffer);
+            Span<byte> span = _buffer.Span;
+            span.Slice(_start, buffered).CopyTo(span);
             _start = 0;
             _end = buffered;
         }
+
+        return true;
     }
 
-    private void Replace(int size)
+    /// <summary>Moves what is buffered to a buffer of <paramref name="size"/>: the pool's for the usual size, a mapped one (from the budget) for a large frame.</summary>
+    private bool Replace(int size)
     {
         int buffered = _end - _start;
-        byte[] replacement = ArrayPool<byte>.Shared.Rent(size);
-        _buffer.AsSpan(_start, buffered).CopyTo(replacement);
-        ArrayPool<byte>.Shared.Return(_buffer);
+        Memory<byte> replacement;
+        byte[]? pooled = null;
+        MappedBuffer? mapped = null;
+        if (size <= BufferSize)
+        {
+            pooled = ArrayPool<byte>.Shared.Rent(size);
+            replacement = pooled;
+        }
+        else
+        {
+            if (_budget is not null && !_budget.TryTake(size))
+            {
+                OverBudget = true;
+                return false;
+            }
+
+            mapped = MappedBuffer.TryMap(size);
+            if (mapped is null)
+            {
+                _budget?.Give(size);
+                OverBudget = true;
+                return false;
+            }
+
+            replacement = mapped.Memory;
+        }
+
+        _buffer.Slice(_start, buffered).CopyTo(replacement);
+        ReleaseBuffer();
+        _pooled = pooled;
+        _mapped = mapped;
         _buffer = replacement;
         _start = 0;
         _end = buffered;
+        return true;
+    }
+
+    private void ReleaseBuffer()
+    {
+        if (_pooled is { } pooled)
+        {
+            _pooled = null;
+            ArrayPool<byte>.Shared.Return(pooled);
+        }
+
+        if (_mapped is { } mapped)
+        {
+            _mapped = null;
+            _budget?.Give(mapped.Length);
+            ((IDisposable)mapped).Dispose();
+        }
     }
 }

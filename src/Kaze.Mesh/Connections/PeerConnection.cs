@@ -83,6 +83,9 @@ internal sealed class PeerConnection
 
     private volatile bool _connectTimedOut;
 
+    // 1 while an inbound connection counts in CorralCounters.InHandshake (Interlocked), 0 once it left.
+    private int _inHandshake;
+
     public PeerConnection(PeerCorral corral, Socket? socket, ConnectionDirection direction, PeerSession? dialledFor, DialTarget? dial = null)
     {
         Corral = corral;
@@ -93,6 +96,12 @@ internal sealed class PeerConnection
         if (socket is not null)
         {
             RemoteEndPoint = RemoteOf(socket);
+        }
+
+        if (direction == ConnectionDirection.Inbound)
+        {
+            _inHandshake = 1;
+            Interlocked.Increment(ref corral.Counters.InHandshake);
         }
 
         Sender = new PeerSender(this);
@@ -294,6 +303,7 @@ internal sealed class PeerConnection
 
             // The idle clock starts now, however long the handshake took.
             MarkActive();
+            LeaveHandshake();
             _established = true;
             Interlocked.Increment(ref Corral.Counters.Established);
             Interlocked.Increment(ref Corral.Counters.Open);
@@ -381,6 +391,14 @@ internal sealed class PeerConnection
         return false;
     }
 
+    private void LeaveHandshake()
+    {
+        if (Interlocked.Exchange(ref _inHandshake, 0) != 0)
+        {
+            Interlocked.Decrement(ref Corral.Counters.InHandshake);
+        }
+    }
+
     private void ConnectTimedOut()
     {
         _connectTimedOut = true;
@@ -407,15 +425,7 @@ internal sealed class PeerConnection
         {
             case CloseKind.Failure:
                 Corral.Counters.Fail(failure);
-                if (failure == ConnectionFailure.PeerClosed)
-                {
-                    CorralLog.Ended(Corral.Logger, Describe(), reason);
-                }
-                else
-                {
-                    CorralLog.Refused(Corral.Logger, Describe(), failure.ToMetricName(), reason);
-                }
-
+                Corral.LogRefused(Describe(), failure, reason);
                 break;
             case CloseKind.Duplicate:
                 Corral.Counters.Fail(ConnectionFailure.Duplicate);
@@ -485,6 +495,7 @@ internal sealed class PeerConnection
 
         Sender.StopWriter();
         Abort();
+        LeaveHandshake();
         Receiver.Dispose();
         if (writesDone)
         {

@@ -25,7 +25,7 @@ internal sealed class PeerReceiver : IDisposable
     private readonly PeerConnection _connection;
 
     // Used by the connection's thread, or by the edge's reader while the reads are lent (see Lend).
-    private readonly FrameReceiver _frames = new();
+    private readonly FrameReceiver _frames;
 
     // Packets decoded from one read, delivered in order by the thread that read them (as _frames).
     private readonly List<Packet> _decoded = [];
@@ -44,7 +44,11 @@ internal sealed class PeerReceiver : IDisposable
     public PeerReceiver(PeerConnection connection)
     {
         _connection = connection;
+        _frames = new FrameReceiver(connection.Corral.ReceiveBudget);
     }
+
+    /// <summary>Environment.TickCount64 when the frame now partly received began to arrive; 0 when none is (see <see cref="CorralOptions.FrameTimeout"/>).</summary>
+    public long PartialFrameSince => _frames.PartialSince;
 
     /// <summary>
     /// The next frame of the handshake (at most <see cref="Handshake.MaxHandshakeFrameSize"/>), on
@@ -59,6 +63,7 @@ internal sealed class PeerReceiver : IDisposable
             TcpFrameReadResult frame = _frames.Next(Handshake.MaxHandshakeFrameSize, completed, out int length);
             if (frame.IsComplete)
             {
+                _frames.NoteProgress();
                 _connection.CountIn(length, null);
                 failure = default;
                 reason = null;
@@ -79,10 +84,10 @@ internal sealed class PeerReceiver : IDisposable
                 return null;
             }
 
-            string? error = ReceiveMore(out completed);
+            _frames.NoteProgress();
+            string? error = ReceiveMore(out completed, out failure);
             if (error is not null)
             {
-                failure = ConnectionFailure.PeerClosed;
                 reason = $"the connection failed during the handshake: {error}";
                 return null;
             }
@@ -128,11 +133,11 @@ internal sealed class PeerReceiver : IDisposable
                 continue;
             }
 
-            string? error = ReceiveMore(out completed, spin: !_quietAfterLoan);
+            string? error = ReceiveMore(out completed, out ConnectionFailure readFailure, spin: !_quietAfterLoan);
             _quietAfterLoan = false;
             if (error is not null)
             {
-                _connection.Fail(ConnectionFailure.PeerClosed, error);
+                _connection.Fail(readFailure, error);
                 return;
             }
         }
@@ -163,7 +168,7 @@ internal sealed class PeerReceiver : IDisposable
 
             if (status == SocketIo.IoStatus.Failed)
             {
-                _lentFailure = ConnectionFailure.PeerClosed;
+                _lentFailure = _frames.OverBudget ? ConnectionFailure.ReceiveBudget : ConnectionFailure.PeerClosed;
                 _lentReason = error ?? "the connection failed";
                 return true;
             }
@@ -261,6 +266,7 @@ internal sealed class PeerReceiver : IDisposable
         }
 
         DeliverDecoded();
+        _frames.NoteProgress();
         if (frame.Status == TcpFrameStatus.Invalid)
         {
             failure = Classify(frame.Error);
@@ -310,14 +316,17 @@ internal sealed class PeerReceiver : IDisposable
     }
 
     /// <summary>Waits until bytes arrive; null, or why the read failed (the connection is then over).</summary>
-    private string? ReceiveMore(out bool completed, bool spin = true)
+    private string? ReceiveMore(out bool completed, out ConnectionFailure failure, bool spin = true)
     {
         int received = _frames.Receive(_connection.Socket!, spin, out string? error);
         if (error is not null)
         {
             completed = true;
+            failure = _frames.OverBudget ? ConnectionFailure.ReceiveBudget : ConnectionFailure.PeerClosed;
             return error;
         }
+
+        failure = default;
 
         completed = received == 0;
         if (!completed)

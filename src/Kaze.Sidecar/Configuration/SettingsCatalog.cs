@@ -209,6 +209,23 @@ public static class SettingsCatalog
         "The address other sidecars dial to reach this one, HOST:PORT, as registered in etcd. None: the listen address with the port actually bound (a wildcard listen address such as 0.0.0.0 then needs this).",
         Address());
 
+    /// <summary>Connections at most.</summary>
+    public static readonly Setting<int> MaxConnections = new(
+        "corral:maxConnections", "4096", "Connections with other sidecars at most, either direction, handshaking ones included; an inbound one past it is closed at accept (counted as connection_limit).", Int(1, 1_000_000));
+
+    /// <summary>Inbound connections in their handshake at most.</summary>
+    public static readonly Setting<int> MaxHandshaking = new(
+        "corral:maxHandshaking", "128", "Inbound connections still in their handshake at most; one past it is closed at accept (counted as handshake_limit).", Int(1, 1_000_000));
+
+    /// <summary>Time for a started frame to arrive.</summary>
+    public static readonly Setting<TimeSpan> FrameTimeout = new(
+        "corral:frameTimeout", "10s", "A frame whose first bytes arrived must be complete within this, else the connection is closed (slow_frame): trickling holds nothing.", Timeout());
+
+    /// <summary>Receive memory for large frames, all connections together.</summary>
+    public static readonly Setting<long> ReceiveBudget = new(
+        "corral:receiveBudget", "256MiB", "Receive buffers for frames over 64 KiB, all connections together (each connection's own limit is corral:maxFrameSize); a frame that does not fit closes its connection (receive_budget). Each buffer goes back to the system once its frame is decoded.",
+        Size(0, 1L << 40, powerOfTwo: false));
+
     /// <summary>kaze's log level.</summary>
     public static readonly Setting<LogLevel> LogLevelSetting = new(
         "log:level", "warn", $"kaze's log level, for every area without one of its own in log:levels: {LogSettings.LevelChoices}.", Level());
@@ -295,6 +312,7 @@ public static class SettingsCatalog
         Grace,
         HttpAppPort, HttpPort, HttpTimeout, HttpWindow, HttpMaxExchanges, HttpMaxRequestBodySize, HttpMaxCallBodySize, HttpAppProtocol,
         HandshakeTimeout, ConnectTimeout, IdleTimeout, ReconnectMin, ReconnectMax, MaxFrameSize, MaxQueuedPackets,
+        MaxConnections, MaxHandshaking, FrameTimeout, ReceiveBudget,
         EtcdEndpoints, EtcdPrefix, EtcdTtl, EtcdRequestTimeout, EtcdUsername, EtcdPasswordFile, EtcdCaFile, EtcdCertFile, EtcdKeyFile, Advertise,
         LogLevelSetting, LogLevels, LogFormatSetting, LogFile, LogRollingIntervalSetting, LogFileSizeLimit, LogRetainedFiles,
         MetricsListen, OtlpEndpoint, OtlpHttp, OtlpInterval,

@@ -149,6 +149,10 @@ public sealed class SidecarApp : IAsyncDisposable
                 ReconnectMax = settings.Get(SettingsCatalog.ReconnectMax),
                 MaxFrameSize = (int)settings.Get(SettingsCatalog.MaxFrameSize),
                 MaxQueuedPackets = settings.Get(SettingsCatalog.MaxQueuedPackets),
+                MaxConnections = settings.Get(SettingsCatalog.MaxConnections),
+                MaxHandshaking = settings.Get(SettingsCatalog.MaxHandshaking),
+                FrameTimeout = settings.Get(SettingsCatalog.FrameTimeout),
+                ReceiveBudget = settings.Get(SettingsCatalog.ReceiveBudget),
             };
             return new PeerCorral(
                 options,

@@ -46,7 +46,7 @@ internal sealed class ObservedCounters
         meter.CreateObservableGauge("kaze_host_queue_packets", HostQueue, "{packet}", "Packets queued for the host because its ring was full.");
         meter.CreateObservableGauge("kaze_peer_connections", PeerConnections, "{connection}", "Connections to other sidecars that completed the handshake and are open.");
         meter.CreateObservableCounter("kaze_connection_attempts", ConnectionAttempts, "{connection}", "Connections to other sidecars begun, by direction: outbound (dials) and inbound (accepted).");
-        meter.CreateObservableCounter("kaze_connection_failures", ConnectionFailures, "{connection}", "Failed connection attempts and closed connections, by reason (connect_failed, unresolved, handshake_timeout, bad_hello, auth_failed, bad_frame, frame_too_large, peer_closed, duplicate).");
+        meter.CreateObservableCounter("kaze_connection_failures", ConnectionFailures, "{connection}", "Failed connection attempts and closed connections, by reason (connect_failed, unresolved, handshake_timeout, bad_hello, auth_failed, bad_frame, frame_too_large, peer_closed, duplicate, connection_limit, handshake_limit, slow_frame, receive_budget).");
         meter.CreateObservableCounter("kaze_timeouts", () => Router(static r => r.Timeouts), "{request}", "Requests of the host answered RET_TIMEOUT by the tracker.");
         meter.CreateObservableCounter("kaze_unreachable", () => Router(static r => r.Unreachable), "{request}", "Requests answered RET_UNREACHABLE (no route, or the peer could not be reached).");
         meter.CreateObservableCounter("kaze_resource_exhausted", () => Router(static r => r.ResourceExhausted), "{request}", "Requests answered RET_RESOURCE_EXHAUSTED because a peer's queue was full.");

@@ -115,7 +115,7 @@ public sealed class KazeSettingsReadTests : IDisposable
             [
                 "idnet: not a kaze setting (did you mean \"ident\"?)",
                 "idleTimeout: not a kaze setting (did you mean \"corral:idleTimeout\"?)",
-                "corral:idleTimout: not a setting of \"corral\" (did you mean \"idleTimeout\"?); its settings are handshakeTimeout, connectTimeout, idleTimeout, reconnectMin, reconnectMax, maxFrameSize, maxQueuedPackets",
+                "corral:idleTimout: not a setting of \"corral\" (did you mean \"idleTimeout\"?); its settings are handshakeTimeout, connectTimeout, idleTimeout, reconnectMin, reconnectMax, maxFrameSize, maxQueuedPackets, maxConnections, maxHandshaking, frameTimeout, receiveBudget",
                 "rateLimits:total:brust: unknown setting (did you mean \"burst\"?); a rule { \"permitsPerSecond\": N, \"burst\": N, \"mode\": \"reject\" | \"wait\", \"maxWait\": DURATION } has permitsPerSecond, burst, mode, maxWait",
             ],
             problems.Select(p => p.ToString()).OrderBy(p => p.Length));
@@ -139,7 +139,7 @@ public sealed class KazeSettingsReadTests : IDisposable
 
         Assert.Equal(
             [
-                "corral: must be an object of settings (handshakeTimeout, connectTimeout, idleTimeout, reconnectMin, reconnectMax, maxFrameSize, maxQueuedPackets), not 'fast'",
+                "corral: must be an object of settings (handshakeTimeout, connectTimeout, idleTimeout, reconnectMin, reconnectMax, maxFrameSize, maxQueuedPackets, maxConnections, maxHandshaking, frameTimeout, receiveBudget), not 'fast'",
                 "ident: must be a single value (an ident, e.g. 0.0.0.1), not an object or a list",
                 "listen: must be a single value (HOST:PORT (port 0: any free port) or \"off\"), not an object or a list",
                 "log:levels:Host: must be a single value (one of trace, debug, info, warn, error, critical, off, verbose, information, warning, fatal, none), not an object or a list",
@@ -171,7 +171,7 @@ public sealed class KazeSettingsReadTests : IDisposable
         Assert.Equal(
             [
                 "KAZE_CORAL__IDLETIMEOUT (environment): coral: not a kaze setting (did you mean \"corral\"?)",
-                "KAZE_CORRAL__IDLETIMOUT (environment): corral:idletimout: not a setting of \"corral\" (did you mean \"idleTimeout\"?); its settings are handshakeTimeout, connectTimeout, idleTimeout, reconnectMin, reconnectMax, maxFrameSize, maxQueuedPackets",
+                "KAZE_CORRAL__IDLETIMOUT (environment): corral:idletimout: not a setting of \"corral\" (did you mean \"idleTimeout\"?); its settings are handshakeTimeout, connectTimeout, idleTimeout, reconnectMin, reconnectMax, maxFrameSize, maxQueuedPackets, maxConnections, maxHandshaking, frameTimeout, receiveBudget",
                 "KAZE_CORRAL__MAXFRAMESIZE (environment): corral:maxFrameSize: 100 is not from 1KiB to 2147483643",
             ],
             problems.Select(p => SettingsLoader.Describe(configuration, null, p)).Order(StringComparer.Ordinal));

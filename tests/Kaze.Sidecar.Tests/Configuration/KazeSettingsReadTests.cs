@@ -115,8 +115,8 @@ public sealed class KazeSettingsReadTests : IDisposable
             [
                 "idnet: not a kaze setting (did you mean \"ident\"?)",
                 "idleTimeout: not a kaze setting (did you mean \"corral:idleTimeout\"?)",
-                "corral:idleTimout: not a setting of \"corral\" (did you mean \"idleTimeout\"?); its settings are handshakeTimeout, connectTimeout, idleTimeout, reconnectMin, reconnectMax, maxFrameSize, maxQueuedPackets, maxConnections, maxHandshaking, frameTimeout, receiveBudget",
                 "rateLimits:total:brust: unknown setting (did you mean \"burst\"?); a rule { \"permitsPerSecond\": N, \"burst\": N, \"mode\": \"reject\" | \"wait\", \"maxWait\": DURATION } has permitsPerSecond, burst, mode, maxWait",
+                "corral:idleTimout: not a setting of \"corral\" (did you mean \"idleTimeout\"?); its settings are handshakeTimeout, connectTimeout, idleTimeout, reconnectMin, reconnectMax, maxFrameSize, maxQueuedPackets, maxConnections, maxHandshaking, frameTimeout, receiveBudget",
             ],
             problems.Select(p => p.ToString()).OrderBy(p => p.Length));
     }

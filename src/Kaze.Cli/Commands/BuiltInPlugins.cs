@@ -1,4 +1,6 @@
+using System.Diagnostics.CodeAnalysis;
 using Kaze.Plugin;
+using Kaze.Sidecar.Hosting;
 using Kaze.Sidecar.Plugins;
 using Microsoft.Extensions.Configuration;
 
@@ -12,11 +14,14 @@ internal static class BuiltInPlugins
     /// "plugins" (none when it is null). Throws <see cref="Kaze.Sidecar.Hosting.PluginException"/>,
     /// naming the plugin, when one cannot be loaded.
     /// </summary>
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "PluginLoader is called only where JitOnlyFeatures.IsSupported: a Native AOT build trims the call away (the switch is a trimming substitution there).")]
+    [UnconditionalSuppressMessage("AOT", "IL3050", Justification = "As above: only where JitOnlyFeatures.IsSupported.")]
     public static IReadOnlyList<IKazePlugin> Create(IConfiguration? configuration = null) =>
     [
         new Kaze.Sidecar.Logging.LogForwardingPlugin(),
         new Kaze.Sidecar.Metrics.MetricsPlugin(),
         new Kaze.Sidecar.RateLimiting.RateLimitPlugin(),
-        .. configuration is null ? Array.Empty<IKazePlugin>() : PluginLoader.Load(configuration),
+        // A Native AOT build has no plugin loader: it defers a configuration with plugins to the JIT build (JitBuild).
+        .. configuration is null || !JitOnlyFeatures.IsSupported ? Array.Empty<IKazePlugin>() : PluginLoader.Load(configuration),
     ];
 }

@@ -76,6 +76,11 @@ internal static class RunCommand
                 return Task.FromResult(CommandSettings.UsageError);
             }
 
+            if (JitBuild.DeferIfNeeded("run", settings, configuration, withHost: true) is int deferFailed)
+            {
+                return Task.FromResult(deferFailed);
+            }
+
             return RunAsync(settings, configuration, argv[0], argv[1..]);
         });
         return run;

@@ -30,6 +30,11 @@ internal static class SidecarCommand
                 return CommandSettings.UsageError;
             }
 
+            if (JitBuild.DeferIfNeeded("sidecar", settings, configuration, withHost: false) is int deferFailed)
+            {
+                return deferFailed;
+            }
+
             using ILoggerFactory loggers = KazeLogging.Create(settings.Log);
             var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             using PosixSignalRegistration onTerm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.TrySetResult(); });

@@ -243,7 +243,7 @@ internal sealed class RecordShape<T>(string expected, IReadOnlyList<RecordField>
             properties[field.Name] = schema;
             if (field.Required)
             {
-                required.Add(field.Name);
+                required.Add((JsonNode)field.Name); // not Add<T>: that one needs reflection (trimming, Native AOT)
             }
         }
 

@@ -56,7 +56,7 @@ public sealed class SidecarApp : IAsyncDisposable
     /// The loopback port the host calls other nodes' HTTP apps through (<c>KAZE_HTTP_PORT</c>),
     /// once started; null when http:port is not set (docs/http.md).
     /// </summary>
-    public int? HttpPort => _withHttp ? HttpComposition.Port(Services) : null;
+    public int? HttpPort => JitOnlyFeatures.IsSupported && _withHttp ? HttpComposition.Port(Services) : null;
 
     /// <summary>Composes a sidecar from validated settings.</summary>
     /// <param name="settings">The effective settings.</param>
@@ -170,8 +170,9 @@ public sealed class SidecarApp : IAsyncDisposable
             settings,
             sp.GetRequiredService<ILoggerFactory>().CreateLogger<SidecarApp>()));
         // HTTP only with a host: the gateway's app is the host's, and its port is for the host.
-        bool withHttp = withHost && settings.Http.Enabled;
-        if (withHttp)
+        // A Native AOT build has no gateway (YARP needs the JIT): it defers HTTP settings to the JIT build.
+        bool withHttp = withHost && settings.Http.Enabled && JitOnlyFeatures.IsSupported;
+        if (JitOnlyFeatures.IsSupported && withHttp)
         {
             HttpComposition.AddServices(builder.Services, settings.Http);
         }
@@ -193,7 +194,7 @@ public sealed class SidecarApp : IAsyncDisposable
                 Guard(plugin, "adding its middleware", () => plugin.ConfigurePipeline(context, node.Pipeline, host.Services));
             }
 
-            if (withHttp)
+            if (JitOnlyFeatures.IsSupported && withHttp)
             {
                 HttpComposition.Attach(host.Services);
             }

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Reflection;
 using System.Runtime.Loader;
 
@@ -17,6 +18,7 @@ namespace Kaze.Sidecar.Plugins;
 /// <c>Microsoft.Extensions.*</c> package only the plugin uses) is loaded from the plugin's folder.
 /// Not collectible: a plugin lives as long as the process.
 /// </remarks>
+[RequiresUnreferencedCode("Loads plugin assemblies at run time.")]
 internal sealed class PluginLoadContext : AssemblyLoadContext
 {
     private readonly AssemblyDependencyResolver _resolver;

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Reflection;
 using Kaze.Plugin;
@@ -26,7 +27,12 @@ namespace Kaze.Sidecar.Plugins;
 /// pipeline step, and its configuration section is "plugins:&lt;name&gt;", whatever the plugin's
 /// own <see cref="IKazePlugin.Name"/> says. Everything the plugin adds to the pipeline becomes
 /// one step under that name.
+/// Loading assemblies at run time needs the JIT: a Native AOT build of kaze leaves this out (its
+/// callers are guarded by <see cref="JitOnlyFeatures.IsSupported"/>) and hands such a
+/// configuration to the JIT build (docs/cli.md, "Native AOT").
 /// </remarks>
+[RequiresUnreferencedCode("Loads plugin assemblies at run time.")]
+[RequiresDynamicCode("Loads plugin assemblies at run time.")]
 public static class PluginLoader
 {
     /// <summary>The configuration section listing the plugins.</summary>
@@ -231,6 +237,7 @@ public static class PluginLoader
         type.IsClass && !type.IsAbstract && !type.ContainsGenericParameters && typeof(IKazePlugin).IsAssignableFrom(type);
 
     /// <summary>A type that implements an IKazePlugin that is not the sidecar's: the contract was not shared.</summary>
+    [UnconditionalSuppressMessage("SingleFile", "IL3000", Justification = "Plugins load only in the JIT build of kaze, which is never a single file.")]
     private static string ContractHint(Type type)
     {
         foreach (Type implemented in type.GetInterfaces())

@@ -10,6 +10,7 @@ var root = new RootCommand("kaze: a sidecar for service meshes. `kaze run -- <co
     SendCommand.Create(),
     StatusCommand.Create(),
     ConfigCommand.Create(),
+    CertCommand.Create(),
     CompletionCommand.Create(),
 };
 

@@ -41,6 +41,9 @@ public enum ConnectionFailure
 
     /// <summary>receive_budget: a frame needed more receive buffer than the sidecar had left (<see cref="CorralOptions.ReceiveBudget"/>).</summary>
     ReceiveBudget = 12,
+
+    /// <summary>tls_failed: the TLS handshake failed: the peer's certificate is not of this mesh's CA, expired, not yet valid, binds no ident, or the peer does not speak TLS 1.3.</summary>
+    TlsFailed = 13,
 }
 
 /// <summary>Names of <see cref="ConnectionFailure"/> values for metrics and logs.</summary>
@@ -67,6 +70,8 @@ public static class ConnectionFailureExtensions
         ConnectionFailure.HandshakeLimit => "handshake_limit",
         ConnectionFailure.SlowFrame => "slow_frame",
         ConnectionFailure.ReceiveBudget => "receive_budget",
+
+        ConnectionFailure.TlsFailed => "tls_failed",
         _ => "unknown",
     };
 }

@@ -30,7 +30,14 @@ public sealed class CorralOptions
     /// </summary>
     public byte[]? Secret { get; set; }
 
-    /// <summary>How long a new connection may take to complete the handshake before it is closed. Default 5 s.</summary>
+    /// <summary>
+    /// The node's TLS credentials (<c>--tls DIR</c>): with them every connection, in and out, is
+    /// TLS 1.3 with client certificates of the mesh CA, and a peer's ident is the one its
+    /// certificate binds. Default: null (plaintext; for one trusted machine only).
+    /// </summary>
+    public Tls.TlsCredentials? Tls { get; set; }
+
+    /// <summary>How long a new connection may take to complete the handshake (TLS included) before it is closed. Default 5 s.</summary>
     public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>How long resolving and connecting to a peer may take. Default 3 s.</summary>

@@ -1,7 +1,11 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
 using Kaze.Mesh.Connections;
+using Kaze.Mesh.Tls;
 using Kaze.Mesh.Sessions;
 using Kaze.Protocol;
 using Kaze.Resolver;
@@ -29,8 +33,15 @@ namespace Kaze.Mesh;
 public sealed class PeerClient : IAsyncDisposable
 {
     private readonly Socket _socket;
-    private readonly NetworkStream _stream;
-    private readonly PipeReader _input;
+    private readonly NetworkStream _network;
+
+    // The network stream, or TLS over it (CorralOptions.Tls); what _input reads.
+    private Stream _stream;
+    private PipeReader _input;
+    private SslStream? _tls;
+
+    // The sidecar's identity from its certificate, with TLS.
+    private MeshIdentity? _certified;
     private readonly ArrayBufferWriter<byte> _output = new(4096);
     private readonly CorralOptions _options;
     private int _disposed;
@@ -38,7 +49,8 @@ public sealed class PeerClient : IAsyncDisposable
     private PeerClient(Socket socket, NodeAddress address, Ident self, CorralOptions options)
     {
         _socket = socket;
-        _stream = new NetworkStream(socket, ownsSocket: false);
+        _network = new NetworkStream(socket, ownsSocket: false);
+        _stream = _network;
         _input = PipeReader.Create(_stream, new StreamPipeReaderOptions(leaveOpen: true));
         Address = address;
         Self = self;
@@ -64,7 +76,8 @@ public sealed class PeerClient : IAsyncDisposable
     /// <param name="address">The sidecar's listen address.</param>
     /// <param name="self">This client's ident; not 0.0.0.0, and not the sidecar's own.</param>
     /// <param name="options">
-    /// Used: <see cref="CorralOptions.Secret"/> (must match the sidecar's), <see cref="CorralOptions.ConnectTimeout"/>,
+    /// Used: <see cref="CorralOptions.Tls"/> (the sidecar's certificate must be of the same mesh CA; <paramref name="self"/> must be the ident of this client's certificate),
+    /// <see cref="CorralOptions.Secret"/> (must match the sidecar's), <see cref="CorralOptions.ConnectTimeout"/>,
     /// <see cref="CorralOptions.HandshakeTimeout"/> and <see cref="CorralOptions.MaxFrameSize"/>.
     /// </param>
     /// <param name="ct">Cancels the attempt.</param>
@@ -116,6 +129,11 @@ public sealed class PeerClient : IAsyncDisposable
         var client = new PeerClient(socket, address, self, options);
         try
         {
+            if (options.Tls is { } tls)
+            {
+                await client.StartTlsAsync(tls, ct).ConfigureAwait(false);
+            }
+
             await client.HandshakeAsync(ct).ConfigureAwait(false);
         }
         catch
@@ -192,12 +210,67 @@ public sealed class PeerClient : IAsyncDisposable
 
         await _input.CompleteAsync().ConfigureAwait(false);
         await _stream.DisposeAsync().ConfigureAwait(false);
+        await _network.DisposeAsync().ConfigureAwait(false);
         _socket.Dispose();
     }
 
     private static string Seconds(TimeSpan time) => $"{time.TotalSeconds:0.###} s";
 
     private string Describe() => $"the sidecar at {Address}" + (PeerIdent == Ident.Any ? "" : $" ({PeerIdent})");
+
+    private async Task StartTlsAsync(TlsCredentials credentials, CancellationToken ct)
+    {
+        TlsIdentitySnapshot own = credentials.Current;
+        if (own.Ident != Self)
+        {
+            throw new ArgumentException($"This client's ident {Self} is not the one its certificate binds ({own.Ident}).", nameof(credentials));
+        }
+
+        string? refusal = null;
+        var tls = new SslStream(_network, leaveInnerStreamOpen: true);
+        var options = new SslClientAuthenticationOptions
+        {
+            TargetHost = "kaze-mesh",
+            ClientCertificateContext = own.Context,
+            EnabledSslProtocols = SslProtocols.Tls13,
+            CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+            RemoteCertificateValidationCallback = (_, certificate, _, _) =>
+            {
+                if (certificate is null)
+                {
+                    refusal = "it presented no certificate";
+                    return false;
+                }
+
+                X509Certificate2 peer = certificate as X509Certificate2 ?? X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
+                refusal = TlsPeerValidator.Check(peer, own.Ca, out _certified);
+                return refusal is null;
+            },
+        };
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(_options.HandshakeTimeout);
+        try
+        {
+            await tls.AuthenticateAsClientAsync(options, timeout.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            await tls.DisposeAsync().ConfigureAwait(false);
+            throw new PeerClientException(ConnectionFailure.HandshakeTimeout, $"no TLS handshake with {Describe()} within {Seconds(_options.HandshakeTimeout)} (does it run with --tls?)");
+        }
+        catch (Exception e) when (e is AuthenticationException or IOException or SocketException)
+        {
+            await tls.DisposeAsync().ConfigureAwait(false);
+            throw new PeerClientException(ConnectionFailure.TlsFailed, refusal is null
+                ? $"the TLS handshake with {Describe()} failed: {e.InnerException?.Message ?? e.Message} (does it run with --tls?)"
+                : $"{Describe()} is refused: {refusal}", e);
+        }
+
+        await _input.CompleteAsync().ConfigureAwait(false);
+        _tls = tls;
+        _stream = tls;
+        _input = PipeReader.Create(tls, new StreamPipeReaderOptions(leaveOpen: true));
+    }
 
     private async Task HandshakeAsync(CancellationToken ct)
     {
@@ -217,6 +290,11 @@ public sealed class PeerClient : IAsyncDisposable
             if (result.Refusal != HandshakeRefusal.None)
             {
                 throw new PeerClientException(result.Failure, Wording(result));
+            }
+
+            if (_certified is { Ident: { } certified } && PeerIdent != certified)
+            {
+                throw new PeerClientException(ConnectionFailure.BadHello, $"{Describe()} says it is {PeerIdent} but its certificate is for {certified}");
             }
 
             MaxFrameSize = result.MaxFrameSize;
@@ -290,6 +368,12 @@ public sealed class PeerClient : IAsyncDisposable
         TcpFraming.Write(_output, header, body.Span);
         ReadOnlyMemory<byte> data = _output.WrittenMemory;
 
+        if (_tls is { } tls)
+        {
+            await tls.WriteAsync(data, ct).ConfigureAwait(false);
+            return;
+        }
+
         // A stream socket may take part of the buffer; send the rest.
         while (!data.IsEmpty)
         {
@@ -333,6 +417,6 @@ public sealed class PeerClientException : IOException
 
     /// <summary>What went wrong: <see cref="ConnectionFailure.ConnectFailed"/>, <see cref="ConnectionFailure.HandshakeTimeout"/>,
     /// <see cref="ConnectionFailure.BadHello"/>, <see cref="ConnectionFailure.AuthFailed"/>, <see cref="ConnectionFailure.BadFrame"/>,
-    /// <see cref="ConnectionFailure.FrameTooLarge"/> or <see cref="ConnectionFailure.PeerClosed"/>.</summary>
+    /// <see cref="ConnectionFailure.FrameTooLarge"/>, <see cref="ConnectionFailure.TlsFailed"/> or <see cref="ConnectionFailure.PeerClosed"/>.</summary>
     public ConnectionFailure Failure { get; }
 }

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Text;
 using Google.Protobuf;
 using Kaze.Mesh;
+using Kaze.Mesh.Tls;
 using Kaze.Protocol;
 using Kaze.Resolver;
 using Kaze.Sidecar.Configuration;
@@ -80,6 +81,11 @@ internal static class SendCommand
             Description = "A file holding the mesh's shared secret, when the --via sidecar requires one (its \"secretFile\" setting). [default: none; kaze.json is not read]",
             HelpName = "FILE",
         };
+        var tls = new Option<string>("--tls")
+        {
+            Description = "A TLS directory (made by `kaze cert issue`: ca.crt, node.crt, node.key) when the --via sidecar runs with --tls: the connection is TLS 1.3 with this certificate, and the client's ident is the one it binds (--from may be left out). [default: none; kaze.json is not read]",
+            HelpName = "DIR",
+        };
         var headers = new Option<string[]>("--header")
         {
             Description = "A header of the request, KEY=VALUE (the value sent as UTF-8); repeat for more. [default: none]",
@@ -93,7 +99,7 @@ internal static class SendCommand
             "Send one request through a running sidecar and print the answer: its return code by name and number, source, body type, headers and body (text as it is; other bytes as base64). " +
             "Exit codes: 0 the answer is OK; 1 the answer has another return code (e.g. UNREACHABLE); 2 bad options; 3 no connection (cannot connect, handshake refused, connection lost); 4 no answer within --timeout.")
         {
-            via, to, type, body, bodyFile, timeout, from, secretFile, headers,
+            via, to, type, body, bodyFile, timeout, from, secretFile, tls, headers,
         };
         send.Action = new UsageCheckedAction("send", async (parse, ct) =>
         {
@@ -108,6 +114,7 @@ internal static class SendCommand
                 parse.GetValue(from),
                 parse.GetValue(secretFile),
                 parse.GetValue(headers) ?? [],
+                parse.GetValue(tls),
                 problems);
             return request is null ? UsageCheckedAction.Usage("send", problems) : await SendAsync(request, ct).ConfigureAwait(false);
         });
@@ -116,7 +123,7 @@ internal static class SendCommand
 
     internal static async Task<int> SendAsync(SendRequest request, CancellationToken ct)
     {
-        var options = new CorralOptions { Secret = request.Secret };
+        var options = new CorralOptions { Secret = request.Secret, Tls = request.Tls };
         PeerClient client;
         try
         {
@@ -190,6 +197,7 @@ internal static class SendCommand
 
     private static string Hint(PeerClientException e, SendRequest request) => e.Failure switch
     {
+        ConnectionFailure.TlsFailed when request.Tls is null => "; the sidecar may require TLS: give --tls DIR",
         ConnectionFailure.AuthFailed when request.Secret is null => "; give the secret with --secret-file FILE",
         ConnectionFailure.BadHello when e.Message.Contains("own ident", StringComparison.Ordinal) => "; choose another with --from",
         _ => "",
@@ -213,10 +221,12 @@ internal sealed record SendRequest
 
     public byte[]? Secret { get; init; }
 
+    public TlsCredentials? Tls { get; init; }
+
     public required IReadOnlyList<(string Key, string Value)> Headers { get; init; }
 
     /// <summary>The request, or null with every problem in <paramref name="problems"/>.</summary>
-    public static SendRequest? Read(string? via, string? to, string? type, string? body, string? bodyFile, string? timeout, string? from, string? secretFile, string[] headers, List<string> problems)
+    public static SendRequest? Read(string? via, string? to, string? type, string? body, string? bodyFile, string? timeout, string? from, string? secretFile, string[] headers, string? tlsDir, List<string> problems)
     {
         NodeAddress viaAddress = default;
         if (via is null)
@@ -242,8 +252,19 @@ internal sealed record SendRequest
             problems.Add("--to: " + toError);
         }
 
-        Ident fromIdent = SendCommand.DefaultFrom;
-        if (from is not null)
+        TlsCredentials? credentials = null;
+        if (tlsDir is not null)
+        {
+            credentials = TlsCredentials.Load(tlsDir, out List<string> tlsProblems);
+            problems.AddRange(tlsProblems.Select(p => "--tls: " + p));
+        }
+
+        Ident fromIdent = credentials?.Current.Ident ?? SendCommand.DefaultFrom;
+        if (credentials is not null && from is not null && Ident.TryParse(from, out Ident given) && given != fromIdent)
+        {
+            problems.Add($"--from {given}: the certificate in --tls {tlsDir} is for ident {fromIdent}; leave --from out or issue a certificate for {given}");
+        }
+        else if (from is not null)
         {
             if (!Ident.TryParse(from, out fromIdent, out string? fromError))
             {
@@ -331,6 +352,7 @@ internal sealed record SendRequest
             Body = bodyBytes,
             TimeoutMs = timeoutMs,
             Secret = secret,
+            Tls = credentials,
             Headers = headerList,
         };
     }

@@ -42,11 +42,13 @@ internal sealed class SidecarFlags
 
     public Option<string> SecretFile { get; } = Setting("--secret-file", "secretFile", "FILE");
 
+    public Option<string> Tls { get; } = Setting("--tls", "tls:dir", "DIR");
+
     public Option<string> LogLevel { get; } = Setting("--log-level", "log:level", "LEVEL");
 
     public Option<string> Metrics { get; } = Setting("--metrics", "metrics:listen", "HOST:PORT|off");
 
-    public IEnumerable<Option> All => [Ident, Listen, Nodes, Names, Etcd, Advertise, Config, SecretFile, LogLevel, Metrics];
+    public IEnumerable<Option> All => [Ident, Listen, Nodes, Names, Etcd, Advertise, Config, SecretFile, Tls, LogLevel, Metrics];
 
     /// <summary>The configuration layer made of the flags given on the command line.</summary>
     public List<KeyValuePair<string, string?>> GivenFlags(ParseResult parse, List<string> errors)
@@ -55,6 +57,7 @@ internal sealed class SidecarFlags
         Add(parse, Ident, "ident", given);
         Add(parse, Listen, "listen", given);
         Add(parse, SecretFile, "secretFile", given);
+        Add(parse, Tls, "tls:dir", given);
         Add(parse, LogLevel, "log:level", given);
         Add(parse, Metrics, "metrics:listen", given);
         Add(parse, Etcd, "discovery:etcd:endpoints", given);

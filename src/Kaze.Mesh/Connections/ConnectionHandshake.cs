@@ -1,3 +1,5 @@
+using System.Net.Sockets;
+using Kaze.Mesh.Tls;
 using Kaze.Protocol;
 
 namespace Kaze.Mesh.Connections;
@@ -37,6 +39,11 @@ internal sealed class ConnectionHandshake : IHandshakeTransport
         using (var timeout = new CancellationTokenSource(options.HandshakeTimeout))
         using (timeout.Token.UnsafeRegister(static state => ((ConnectionHandshake)state!).OnTimeout(), this))
         {
+            if (corral.Options.Tls is { } credentials && !RunTls(credentials))
+            {
+                return null;
+            }
+
             // The transport below never awaits, so the negotiation has completed when this returns.
             result = Handshake.NegotiateAsync(this, corral.Self, options, _connection.DialledIdent, CancellationToken.None).GetAwaiter().GetResult();
         }
@@ -58,7 +65,44 @@ internal sealed class ConnectionHandshake : IHandshakeTransport
             return null;
         }
 
+        if (_connection.Tls?.Peer is { Ident: { } certified } && result.Hello!.Ident != certified)
+        {
+            // The ident is the certificate's: a hello that claims another is refused.
+            _connection.Refuse(ConnectionFailure.BadHello, $"the peer's certificate is for ident {certified} but its hello says {result.Hello.Ident}");
+            return null;
+        }
+
         return result;
+    }
+
+    /// <summary>TLS first, before any frame: false when it failed (recorded, as tls_failed).</summary>
+    private bool RunTls(TlsCredentials credentials)
+    {
+        Socket? socket = _connection.Socket;
+        if (socket is null)
+        {
+            return false;
+        }
+
+        var tls = new TlsConnection(socket);
+        _connection.Tls = tls;
+        string? failure = tls.Authenticate(_connection.Direction == ConnectionDirection.Inbound, credentials.Current);
+        if (failure is null)
+        {
+            if (tls.Peer?.Ident is { } ident)
+            {
+                _connection.NamePeer(ident);
+            }
+
+            return true;
+        }
+
+        if (Volatile.Read(ref _state) == Running)
+        {
+            _connection.Refuse(ConnectionFailure.TlsFailed, failure);
+        }
+
+        return false;
     }
 
     ValueTask<bool> IHandshakeTransport.SendAsync(Hdr header, ReadOnlyMemory<byte> body, CancellationToken ct)

@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Net.Sockets;
 using Kaze.Core.Waiting;
 using Kaze.Mesh.Sessions;
+using Kaze.Mesh.Tls;
 using Kaze.Protocol;
 
 namespace Kaze.Mesh.Connections;
@@ -156,6 +157,60 @@ internal sealed class FrameReceiver : IDisposable
         return status == SocketIo.IoStatus.Done ? ready : 0;
     }
 
+    /// <summary>
+    /// As <see cref="Receive"/>, through TLS: waits for ciphertext the same way (a poll for up to
+    /// the spin budget, then a blocking read), then decrypts it into the buffer.
+    /// </summary>
+    /// <param name="tls">The connection's TLS.</param>
+    /// <param name="spin">False: sleep at once if nothing has arrived.</param>
+    /// <param name="error">Why the read failed; null otherwise.</param>
+    /// <returns>The bytes received; 0 when the peer has closed its side (or on an error).</returns>
+    public int ReceiveTls(TlsConnection tls, bool spin, out string? error)
+    {
+        if (!MakeRoom(TlsConnection.RecordPlaintext))
+        {
+            error = OverBudgetMessage();
+            return 0;
+        }
+
+        TlsWire wire = tls.Wire;
+        long sleptFrom = 0;
+        if (!wire.HasInput)
+        {
+            SocketIo.IoStatus status = wire.TryFill(out error);
+            if (status == SocketIo.IoStatus.WouldBlock && spin)
+            {
+                long start = Stopwatch.GetTimestamp();
+                status = SpinFill(wire, start, out error);
+                sleptFrom = status == SocketIo.IoStatus.WouldBlock ? start : 0;
+            }
+
+            if (status == SocketIo.IoStatus.Failed)
+            {
+                return 0;
+            }
+        }
+
+        try
+        {
+            // Waits in the wire's blocking recv if nothing (or only part of a record) has arrived.
+            int read = tls.Stream.Read(_buffer.Span[_end..]);
+            _end += read;
+            if (sleptFrom != 0 && read > 0)
+            {
+                _spin.Slept(sleptFrom, Stopwatch.GetTimestamp());
+            }
+
+            error = null;
+            return read;
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException or System.Security.Authentication.AuthenticationException)
+        {
+            error = e.InnerException?.Message ?? e.Message;
+            return 0;
+        }
+    }
+
     /// <summary>Appends what has already arrived from <paramref name="socket"/>, never waiting (room is made first, as for <see cref="Receive"/>).</summary>
     /// <param name="socket">The connection.</param>
     /// <param name="received">The bytes received, when <see cref="SocketIo.IoStatus.Done"/>; 0 is the peer's FIN.</param>
@@ -166,7 +221,7 @@ internal sealed class FrameReceiver : IDisposable
         if (!MakeRoom())
         {
             received = 0;
-            error = $"a frame needs a larger receive buffer than the {FormatBytes(_budget!.Limit - _budget.Used)} left of the sidecar's receive budget ({FormatBytes(_budget.Limit)})";
+            error = OverBudgetMessage();
             return SocketIo.IoStatus.Failed;
         }
 
@@ -209,6 +264,31 @@ internal sealed class FrameReceiver : IDisposable
         return SocketIo.IoStatus.WouldBlock;
     }
 
+    private SocketIo.IoStatus SpinFill(TlsWire wire, long start, out string? error)
+    {
+        long budget = _spin.Begin();
+        long end = start + budget;
+        do
+        {
+            Thread.Yield();
+            SocketIo.IoStatus status = wire.TryFill(out error);
+            if (status == SocketIo.IoStatus.Done)
+            {
+                _spin.Succeeded(budget);
+            }
+
+            if (status != SocketIo.IoStatus.WouldBlock)
+            {
+                return status;
+            }
+        }
+        while (Stopwatch.GetTimestamp() < end);
+
+        _spin.Failed(budget);
+        error = null;
+        return SocketIo.IoStatus.WouldBlock;
+    }
+
     public void Dispose()
     {
         ReleaseBuffer();
@@ -217,10 +297,13 @@ internal sealed class FrameReceiver : IDisposable
         Volatile.Write(ref _partialSince, 0);
     }
 
+    private string OverBudgetMessage() =>
+        $"a frame needs a larger receive buffer than the {FormatBytes(_budget!.Limit - _budget.Used)} left of the sidecar's receive budget ({FormatBytes(_budget.Limit)})";
+
     private static string FormatBytes(long bytes) => bytes >= 1024 * 1024 ? $"{bytes / (1024.0 * 1024):0.#} MiB" : $"{bytes / 1024.0:0.#} KiB";
 
     /// <summary>Makes room to receive into; false if a large frame's buffer does not fit the receive budget.</summary>
-    private bool MakeRoom()
+    private bool MakeRoom(int minRead = MinReadSize)
     {
         int buffered = _end - _start;
 
@@ -242,7 +325,7 @@ internal sealed class FrameReceiver : IDisposable
             return Replace((int)Math.Min(needed, Array.MaxLength));
         }
 
-        if (_buffer.Length - _end < MinReadSize || _buffer.Length - _start < needed)
+        if (_buffer.Length - _end < minRead || _buffer.Length - _start < needed)
         {
             Span<byte> span = _buffer.Span;
             span.Slice(_start, buffered).CopyTo(span);

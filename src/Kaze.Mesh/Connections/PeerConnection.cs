@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Kaze.Mesh.Sessions;
+using Kaze.Mesh.Tls;
 using Kaze.Protocol;
 using Kaze.Resolver;
 
@@ -124,6 +125,9 @@ internal sealed class PeerConnection
 
     /// <summary>The socket; null for an outbound connection until connect(2) starts.</summary>
     public Socket? Socket => Volatile.Read(ref _socket);
+
+    /// <summary>TLS on this connection, when the corral has TLS credentials; set by the handshake before any frame.</summary>
+    public TlsConnection? Tls { get; set; }
 
     /// <summary>The session the connection serves, once established.</summary>
     public PeerSession? Session { get; private set; }
@@ -500,6 +504,7 @@ internal sealed class PeerConnection
         if (writesDone)
         {
             Sender.Dispose();
+            Tls?.Dispose();
         }
 
         if (_established)

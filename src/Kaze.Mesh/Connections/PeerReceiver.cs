@@ -101,7 +101,8 @@ internal sealed class PeerReceiver : IDisposable
     /// </summary>
     public void ReadLoop()
     {
-        ReadLender? lender = _connection.Corral.Lender;
+        // TLS reads are never lent: a record that arrived in part would make the edge's reader wait.
+        ReadLender? lender = _connection.Tls is null ? _connection.Corral.Lender : null;
         bool completed = false;
         while (true)
         {
@@ -318,7 +319,9 @@ internal sealed class PeerReceiver : IDisposable
     /// <summary>Waits until bytes arrive; null, or why the read failed (the connection is then over).</summary>
     private string? ReceiveMore(out bool completed, out ConnectionFailure failure, bool spin = true)
     {
-        int received = _frames.Receive(_connection.Socket!, spin, out string? error);
+        int received = _connection.Tls is { } tls
+            ? _frames.ReceiveTls(tls, spin, out string? error)
+            : _frames.Receive(_connection.Socket!, spin, out error);
         if (error is not null)
         {
             completed = true;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net.Sockets;
 using Kaze.Mesh.Sessions;
+using Kaze.Mesh.Tls;
 using Kaze.Protocol;
 
 namespace Kaze.Mesh.Connections;
@@ -201,7 +202,7 @@ internal sealed class PeerSender : IDisposable
                 ReportUndeliverable(session, _tooLarge, $"the frame is over {session.Ident}'s maximum frame size of {_connection.MaxFrameSize} bytes", deferred: !blocking);
             }
 
-            if (_outputSent < _output.WrittenCount)
+            if (_outputSent < _output.WrittenCount || _connection.Tls is { Wire.HasOutput: true })
             {
                 SocketIo.IoStatus status = Flush(blocking);
                 if (status == SocketIo.IoStatus.WouldBlock)
@@ -299,6 +300,11 @@ internal sealed class PeerSender : IDisposable
     /// </summary>
     private SocketIo.IoStatus Flush(bool blocking)
     {
+        if (_connection.Tls is { } tls)
+        {
+            return FlushTls(tls, blocking);
+        }
+
         Socket socket = _connection.Socket!;
         ReadOnlySpan<byte> data = _output.WrittenSpan;
         while (_outputSent < data.Length)
@@ -319,6 +325,45 @@ internal sealed class PeerSender : IDisposable
 
         Volatile.Write(ref _lastSend, Stopwatch.GetTimestamp());
         return SocketIo.IoStatus.Done;
+    }
+
+    /// <summary>
+    /// As <see cref="Flush"/>, through TLS: what <see cref="_output"/> holds is encrypted in one
+    /// SslStream write (records of up to 16 KiB), then the ciphertext is sent as the socket allows
+    /// (<see cref="TlsWire.SendPending"/>); what is not sent yet waits in the wire.
+    /// </summary>
+    private SocketIo.IoStatus FlushTls(TlsConnection tls, bool blocking)
+    {
+        if (_outputSent < _output.WrittenCount)
+        {
+            try
+            {
+                System.Runtime.InteropServices.MemoryMarshal.TryGetArray(_output.WrittenMemory, out ArraySegment<byte> written);
+                tls.Stream.Write(written.Array!, written.Offset + _outputSent, written.Count - _outputSent);
+            }
+            catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException or NotSupportedException)
+            {
+                _sendError = e.InnerException?.Message ?? e.Message;
+                return SocketIo.IoStatus.Failed;
+            }
+
+            _outputSent = _output.WrittenCount;
+        }
+
+        SocketIo.IoStatus status = tls.Wire.SendPending(blocking, out int sends, out _sendError);
+        if (sends > 0)
+        {
+            Interlocked.Add(ref _connection.Corral.Counters.Sends, sends);
+            _connection.MarkActive();
+        }
+
+        if (status == SocketIo.IoStatus.Done)
+        {
+            tls.Wire.TrimOutput();
+            Volatile.Write(ref _lastSend, Stopwatch.GetTimestamp());
+        }
+
+        return status;
     }
 
     /// <summary>Gives the right to write (and what <see cref="_output"/> holds) to the writer thread, starting it the first time.</summary>

@@ -68,6 +68,9 @@ public sealed class KazeSettings
         }
     }
 
+    /// <summary>The TLS credentials (tls:dir), if any.</summary>
+    public Kaze.Mesh.Tls.TlsCredentials? Tls => Get(SettingsCatalog.TlsDir);
+
     /// <summary>The secret file and the secret it holds, if any.</summary>
     public SecretFile? Secret => Get(SettingsCatalog.SecretFile);
 
@@ -174,6 +177,12 @@ public sealed class KazeSettings
         }
 
         CheckDiscoveryRules(settings, problems);
+
+        // Peers take a node's ident from its certificate: a node must run as the ident it binds.
+        if (settings.Tls is { } tls && tls.Current.Ident != settings.Ident)
+        {
+            problems.Add(SettingsCatalog.TlsDir.Path, $"the certificate in {tls.Directory} is for ident {tls.Current.Ident}, but this node's ident is {settings.Ident}: issue one for {settings.Ident} (kaze cert issue --ident {settings.Ident})");
+        }
     }
 
     private static void CheckDiscoveryRules(KazeSettings settings, SettingProblems problems)

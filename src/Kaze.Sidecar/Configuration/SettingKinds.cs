@@ -1,3 +1,4 @@
+using Kaze.Mesh.Tls;
 using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
@@ -320,6 +321,17 @@ internal static class SettingKinds
                 error = e.Message;
                 return false;
             }
+        },
+        () => new JsonObject { ["type"] = "string" });
+
+    /// <summary>A TLS directory (ca.crt, node.crt, node.key), loaded and checked when the settings are read.</summary>
+    public static ValueShape<TlsCredentials> TlsDirectory() => new(
+        "the path of a TLS directory holding ca.crt, node.crt and node.key (made by `kaze cert issue`)",
+        (string text, out TlsCredentials value, out string error) =>
+        {
+            value = TlsCredentials.Load(text, out List<string> problems)!;
+            error = string.Join("; ", problems);
+            return value is not null;
         },
         () => new JsonObject { ["type"] = "string" });
 

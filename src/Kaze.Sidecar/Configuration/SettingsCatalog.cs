@@ -1,3 +1,4 @@
+using Kaze.Mesh.Tls;
 using Kaze.Protocol;
 using Kaze.Resolver;
 using Kaze.Mesh;
@@ -41,6 +42,7 @@ public static class SettingsCatalog
         new("http", "HTTP and gRPC apps on the mesh (kaze run only; docs/http.md)."),
         new("corral", "The TCP connections between this sidecar and other sidecars."),
         new("discovery", "Finding other sidecars through etcd, and registering this one there (docs/discovery.md)."),
+        new("tls", "Mutual TLS between sidecars (docs/security.md)."),
         new("log", "kaze's own log lines."),
         new("metrics", "The sidecar's metrics."),
         new("rateLimits", "Limits on the packets entering this sidecar."),
@@ -76,6 +78,12 @@ public static class SettingsCatalog
         "secretFile", null,
         "A file holding the mesh's shared secret (mode 0600 or stricter: not readable by other users; 1 byte to 64 KiB; trailing line breaks are dropped); peers must prove they know it (HMAC-SHA256 over a random challenge). Unset: no authentication.",
         Secret());
+
+    /// <summary>The node's TLS directory, loaded.</summary>
+    public static readonly Setting<TlsCredentials?> TlsDir = new(
+        "tls:dir", null,
+        "A TLS directory made by `kaze cert issue`: ca.crt (the mesh CA, the only one trusted), node.crt (this node's certificate, which binds its ident) and node.key (mode 0600). With it every connection between sidecars, in and out, is TLS 1.3 with client certificates, a peer's ident is the one in its certificate, and the files are reloaded when they change. Unset: plaintext (one trusted machine only). See docs/security.md.",
+        SettingKinds.TlsDirectory());
 
     /// <summary>The channel's name; null for the default.</summary>
     public static readonly Setting<string?> ChannelName = new(
@@ -307,7 +315,7 @@ public static class SettingsCatalog
     /// <summary>All settings, in the order `kaze config dump` prints them.</summary>
     public static IReadOnlyList<Setting> All { get; } =
     [
-        Ident, Listen, Nodes, Names, SecretFile,
+        Ident, Listen, Nodes, Names, SecretFile, TlsDir,
         ChannelName, RingSize,
         Grace,
         HttpAppPort, HttpPort, HttpTimeout, HttpWindow, HttpMaxExchanges, HttpMaxRequestBodySize, HttpMaxCallBodySize, HttpAppProtocol,

@@ -142,6 +142,7 @@ public sealed class SidecarApp : IAsyncDisposable
                 Listen = settings.Listen ?? new NodeAddress("127.0.0.1", 0),
                 // Read (and checked) with the settings: a bad secret file is a settings problem, not a start failure.
                 Secret = settings.Secret?.Secret,
+                Tls = settings.Tls,
                 HandshakeTimeout = settings.Get(SettingsCatalog.HandshakeTimeout),
                 ConnectTimeout = settings.Get(SettingsCatalog.ConnectTimeout),
                 IdleTimeout = settings.Get(SettingsCatalog.IdleTimeout),

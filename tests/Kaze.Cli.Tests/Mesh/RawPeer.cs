@@ -1,6 +1,9 @@
 using System.Buffers.Binary;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
 using Xunit.Sdk;
 
 namespace Kaze.Cli.Tests.Mesh;
@@ -9,13 +12,46 @@ namespace Kaze.Cli.Tests.Mesh;
 internal sealed class RawPeer : IDisposable
 {
     private readonly TcpClient _client;
-    private readonly NetworkStream _stream;
+    private readonly Stream _stream;
 
-    private RawPeer(TcpClient client)
+    private RawPeer(TcpClient client, Stream? stream = null)
     {
         _client = client;
-        _stream = client.GetStream();
+        _stream = stream ?? client.GetStream();
         LocalEndPoint = (IPEndPoint)client.Client.LocalEndPoint!;
+    }
+
+    /// <summary>
+    /// Connects with TLS 1.3 and the certificate of the TLS directory <paramref name="tlsDir"/>
+    /// (ca.crt, node.crt, node.key), trusting the sidecar's certificate whatever it is: a member
+    /// of the mesh that then sends whatever frames a test wants.
+    /// </summary>
+    public static async Task<RawPeer> ConnectTlsAsync(int port, string tlsDir)
+    {
+        var client = new TcpClient(AddressFamily.InterNetwork) { NoDelay = true };
+        try
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            await client.ConnectAsync(IPAddress.Loopback, port, cts.Token);
+            using var withKey = X509Certificate2.CreateFromPemFile(Path.Combine(tlsDir, "node.crt"), Path.Combine(tlsDir, "node.key"));
+            X509Certificate2 certificate = X509CertificateLoader.LoadPkcs12(withKey.Export(X509ContentType.Pkcs12), null);
+            var tls = new SslStream(client.GetStream(), leaveInnerStreamOpen: false);
+            await tls.AuthenticateAsClientAsync(
+                new SslClientAuthenticationOptions
+                {
+                    TargetHost = "kaze-mesh",
+                    ClientCertificateContext = SslStreamCertificateContext.Create(certificate, null, offline: true),
+                    EnabledSslProtocols = SslProtocols.Tls13,
+                    RemoteCertificateValidationCallback = (_, _, _, _) => true,
+                },
+                cts.Token);
+            return new RawPeer(client, tls);
+        }
+        catch
+        {
+            client.Dispose();
+            throw;
+        }
     }
 
     /// <summary>This end's address: what the sidecar's log lines call the peer.</summary>

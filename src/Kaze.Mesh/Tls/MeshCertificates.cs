@@ -131,7 +131,7 @@ public static class MeshCertificates
                 {
                     names.Add(Uri.UnescapeDataString(uri[NameUriPrefix.Length..]));
                 }
-                else if (uri == RelayUri)
+                else if (uri.TrimEnd('/') == RelayUri)
                 {
                     relay = true;
                 }

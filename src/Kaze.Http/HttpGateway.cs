@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Kaze.Http.Egress;
+using Kaze.Http.Flow;
 using Kaze.Http.Ingress;
 using Kaze.Http.Protocol;
 using Kaze.Protocol;
@@ -36,6 +37,7 @@ public sealed class HttpGateway : ILocalEndpoint, IAsyncDisposable
         ArgumentNullException.ThrowIfNull(forwarder);
         ArgumentNullException.ThrowIfNull(loggers);
         Options = options;
+        Windows = new WindowBudget(options.Window, options.BufferBudget);
         Forwarder = forwarder;
         Loggers = loggers;
         Logger = loggers.CreateLogger("Kaze.Http");
@@ -57,6 +59,9 @@ public sealed class HttpGateway : ILocalEndpoint, IAsyncDisposable
     public HttpCounters Counters { get; } = new();
 
     internal HttpGatewayOptions Options { get; }
+
+    /// <summary>The window each body gets: <c>http:window</c>, shared out of <c>http:bufferBudget</c> when many bodies are open.</summary>
+    internal WindowBudget Windows { get; }
 
     internal IHttpForwarder Forwarder { get; }
 

@@ -2,7 +2,7 @@ namespace Kaze.Http;
 
 /// <summary>What the HTTP gateway of one sidecar does (settings <c>http:*</c>, docs/http.md).</summary>
 /// <remarks>
-/// Defaults: no app port (no ingress), no egress port, 100 s timeout, 256 KiB window, 256
+/// Defaults: no app port (no ingress), no egress port, 100 s timeout, 1 MiB window out of a 64 MiB buffer budget, 256
 /// exchanges each way, no body size limit, 256 KiB for a single-packet exchange, the client's
 /// HTTP version towards the app.
 /// </remarks>
@@ -20,8 +20,15 @@ public sealed class HttpGatewayOptions
     /// </summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(100);
 
-    /// <summary>Body bytes the other side may send this one ahead of the reader, per exchange and direction. Default 256 KiB.</summary>
-    public int Window { get; init; } = 256 * 1024;
+    /// <summary>Body bytes the other side may send this one ahead of the reader, per exchange and direction, at most. Default 1 MiB.</summary>
+    public int Window { get; init; } = 1024 * 1024;
+
+    /// <summary>
+    /// Body bytes this gateway lets other sides send ahead of its readers, all exchanges together:
+    /// with many bodies open, each gets this shared among them (at least one 64 KiB chunk, at most
+    /// <see cref="Window"/>). Default 64 MiB.
+    /// </summary>
+    public long BufferBudget { get; init; } = 64L << 20;
 
     /// <summary>Exchanges in flight at once through the loopback port, and, separately, from the mesh to the app. Default 256.</summary>
     public int MaxExchanges { get; init; } = 256;

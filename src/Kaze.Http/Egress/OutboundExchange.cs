@@ -56,8 +56,9 @@ internal sealed class OutboundExchange : IAnswerSink
     {
         _gateway = gateway;
         Node = node;
-        int window = gateway.Options.Window;
-        Response = new BodyInbox(window, window, GrantResponse);
+        Response = new BodyInbox(gateway.Windows, 0, GrantResponse);
+        int window = Response.Window;
+        Response.Allow(window);
         _head = new Hdr { BodyType = HttpBodyTypes.Request, Version = ProtocolVersion.Current, Timeout = gateway.TimeoutMilliseconds, DstIdent = node.Value };
         HttpEntries.PutNumber(_head.Headers, HttpEntries.Window, (ulong)window);
     }

@@ -6,7 +6,7 @@ namespace Kaze.Http.Flow;
 /// The receiving end of one body: the packets that carry it, in order, for one reader. The
 /// sender may only send what this side granted; as the reader consumes bytes, more is granted
 /// (half a window at a time), so a slow reader slows the sender and at most a window of the
-/// body is ever held here.
+/// body is ever held here. The window is the gateway's <see cref="WindowBudget"/>'s at each grant.
 /// </summary>
 /// <remarks>
 /// Packets are kept as they arrived (no copy) and disposed once read. One thread adds (the node's
@@ -16,7 +16,10 @@ internal sealed class BodyInbox : IDisposable
 {
     private readonly Lock _lock = new();
     private readonly Queue<Packet> _chunks = new();
-    private readonly int _window;
+    private readonly WindowBudget _windows;
+
+    // 1 once this body left the budget (disposed).
+    private int _left;
 
     // Sends the sender a grant of more bytes; called outside the lock.
     private readonly Action<int> _grant;
@@ -39,11 +42,24 @@ internal sealed class BodyInbox : IDisposable
     // The reader waiting for bytes, the end or a failure; null while none waits.
     private TaskCompletionSource? _waiter;
 
-    public BodyInbox(int window, long allowance, Action<int> grant)
+    public BodyInbox(WindowBudget windows, long allowance, Action<int> grant)
     {
-        _window = window;
+        _windows = windows;
         _allowance = allowance;
         _grant = grant;
+        windows.Enter();
+    }
+
+    /// <summary>The window this body gets now (the size of a first grant).</summary>
+    public int Window => _windows.Current;
+
+    /// <summary>Allows the sender <paramref name="bytes"/> more without telling it (a window it already knows, e.g. a head's <c>:window</c>).</summary>
+    public void Allow(int bytes)
+    {
+        lock (_lock)
+        {
+            _allowance += bytes;
+        }
     }
 
     /// <summary>Whether the body has ended (every byte arrived).</summary>
@@ -121,6 +137,7 @@ internal sealed class BodyInbox : IDisposable
 
     private void Fail(Exception failure, bool evenIfEnded)
     {
+        Leave();
         TaskCompletionSource? wake;
         lock (_lock)
         {
@@ -166,7 +183,7 @@ internal sealed class BodyInbox : IDisposable
 
                     copied = CopyOut(destination.Span);
                     _unread += copied;
-                    if (!_ended && _unread >= _window / 2)
+                    if (!_ended && _unread >= _windows.Current / 2)
                     {
                         grant = _unread;
                         _allowance += grant;
@@ -175,6 +192,7 @@ internal sealed class BodyInbox : IDisposable
                 }
                 else if (_ended)
                 {
+                    Leave();
                     return 0;
                 }
 
@@ -205,6 +223,15 @@ internal sealed class BodyInbox : IDisposable
 
     /// <summary>Drops what is held; later reads fail, later packets are dropped.</summary>
     public void Dispose() => Fail(new ObjectDisposedException(nameof(BodyInbox), "The exchange is over."), evenIfEnded: true);
+
+    // The body is no longer open (read to its end, failed or disposed): the budget shares among the others.
+    private void Leave()
+    {
+        if (Interlocked.Exchange(ref _left, 1) == 0)
+        {
+            _windows.Leave();
+        }
+    }
 
     // Under _lock.
     private int CopyOut(Span<byte> destination)

@@ -68,7 +68,7 @@ internal sealed class InboundExchange : IHttpResponseFeature, IHttpResponseBodyF
         _app = app;
         _key = key;
         _single = single;
-        _requestBody = new BodyInbox(gateway.Options.Window, headBodyLength, GrantRequest);
+        _requestBody = new BodyInbox(gateway.Windows, headBodyLength, GrantRequest);
         _responseCredit = new SendCredit(window);
         _stream = new ResponseStream(this);
         _singleBody = single ? new ArrayBufferWriter<byte>() : null;
@@ -320,7 +320,7 @@ internal sealed class InboundExchange : IHttpResponseFeature, IHttpResponseBodyF
             if (!_single && !_requestBody.Ended)
             {
                 // The caller may send the rest of the body: one window ahead of the app's reading.
-                _requestBody.Grant(_gateway.Options.Window);
+                _requestBody.Grant(_requestBody.Window);
             }
 
             var features = new FeatureCollection(10);

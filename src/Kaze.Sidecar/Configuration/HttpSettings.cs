@@ -17,7 +17,10 @@ public sealed record HttpSettings
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(100);
 
     /// <summary>http:window, bytes.</summary>
-    public int Window { get; init; } = 256 * 1024;
+    public int Window { get; init; } = 1024 * 1024;
+
+    /// <summary>http:bufferBudget, bytes.</summary>
+    public long BufferBudget { get; init; } = 64L << 20;
 
     /// <summary>http:maxExchanges.</summary>
     public int MaxExchanges { get; init; } = 256;

@@ -87,6 +87,7 @@ public sealed class KazeSettings
         Port = Get(SettingsCatalog.HttpPort),
         Timeout = Get(SettingsCatalog.HttpTimeout),
         Window = (int)Get(SettingsCatalog.HttpWindow),
+        BufferBudget = Get(SettingsCatalog.HttpBufferBudget),
         MaxExchanges = Get(SettingsCatalog.HttpMaxExchanges),
         MaxRequestBodySize = Get(SettingsCatalog.HttpMaxRequestBodySize),
         MaxCallBodySize = (int)Get(SettingsCatalog.HttpMaxCallBodySize),

@@ -114,8 +114,13 @@ public static class SettingsCatalog
 
     /// <summary>Flow-control window per exchange and direction.</summary>
     public static readonly Setting<long> HttpWindow = new(
-        "http:window", "256KiB", "Body bytes one side of an HTTP exchange may send ahead of the other side's reader (flow control), per exchange and direction; 1KiB to 64MiB.",
+        "http:window", "1MiB", "Body bytes one side of an HTTP exchange may send ahead of the other side's reader (flow control), per exchange and direction, at most (see http:bufferBudget); 1KiB to 64MiB.",
         Size(1024, 64L << 20, powerOfTwo: false));
+
+    /// <summary>Flow-control windows of all open bodies together.</summary>
+    public static readonly Setting<long> HttpBufferBudget = new(
+        "http:bufferBudget", "64MiB", "Body bytes the gateway lets other sides send ahead of its readers, all HTTP exchanges together: with many bodies open each one's window is this shared among them (at least 64KiB, at most http:window); 1MiB to 4GiB.",
+        Size(1L << 20, 4L << 30, powerOfTwo: false));
 
     /// <summary>HTTP exchanges in flight, each way.</summary>
     public static readonly Setting<int> HttpMaxExchanges = new(
@@ -318,7 +323,7 @@ public static class SettingsCatalog
         Ident, Listen, Nodes, Names, SecretFile, TlsDir,
         ChannelName, RingSize,
         Grace,
-        HttpAppPort, HttpPort, HttpTimeout, HttpWindow, HttpMaxExchanges, HttpMaxRequestBodySize, HttpMaxCallBodySize, HttpAppProtocol,
+        HttpAppPort, HttpPort, HttpTimeout, HttpWindow, HttpBufferBudget, HttpMaxExchanges, HttpMaxRequestBodySize, HttpMaxCallBodySize, HttpAppProtocol,
         HandshakeTimeout, ConnectTimeout, IdleTimeout, ReconnectMin, ReconnectMax, MaxFrameSize, MaxQueuedPackets,
         MaxConnections, MaxHandshaking, FrameTimeout, ReceiveBudget,
         EtcdEndpoints, EtcdPrefix, EtcdTtl, EtcdRequestTimeout, EtcdUsername, EtcdPasswordFile, EtcdCaFile, EtcdCertFile, EtcdKeyFile, Advertise,

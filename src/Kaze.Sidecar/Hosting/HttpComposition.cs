@@ -28,6 +28,7 @@ internal static class HttpComposition
             Port = settings.Port,
             Timeout = settings.Timeout,
             Window = settings.Window,
+            BufferBudget = settings.BufferBudget,
             MaxExchanges = settings.MaxExchanges,
             MaxRequestBodySize = settings.MaxRequestBodySize,
             MaxCallBodySize = settings.MaxCallBodySize,

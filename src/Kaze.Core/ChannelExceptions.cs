@@ -43,7 +43,20 @@ public sealed class ChannelInUseException : ChannelException
         OwnerPid = pid;
     }
 
-    /// <summary>The pid of the live owner.</summary>
+    /// <summary>
+    /// Creates the exception for a channel whose one host has come and gone: a channel serves one
+    /// host, and a second one is refused even after the first closed its end or died.
+    /// </summary>
+    /// <param name="path">The channel file.</param>
+    /// <param name="pid">The pid of the host that had it.</param>
+    /// <param name="state">The state word of <c>kaze status</c> that says why: <c>closed</c> or <c>host-gone</c>.</param>
+    public ChannelInUseException(string path, int pid, string state)
+        : base($"{path}: channel already served its host, pid {pid}, which {(state == "closed" ? "closed its end" : "is gone")} (state {state}); a channel serves one host: start the program under its own `kaze run`", path)
+    {
+        OwnerPid = pid;
+    }
+
+    /// <summary>The pid of the live owner (or of the one host the channel served).</summary>
     public int OwnerPid { get; }
 }
 
@@ -55,4 +68,21 @@ public sealed class ChannelNotFoundException : ChannelException
         : base($"{path}: no such channel (is its sidecar running? start the program under `kaze run`)", path)
     {
     }
+}
+
+/// <summary>
+/// A file under the channel's name belongs to another user: kaze never uses or removes it (/dev/shm
+/// is shared by every user, and another one may have made it to squat the name).
+/// </summary>
+public sealed class ChannelOwnedByAnotherUserException : ChannelException
+{
+    /// <summary>Creates the exception; the message names the file and its owner.</summary>
+    public ChannelOwnedByAnotherUserException(string path, uint ownerUid)
+        : base($"{path}: belongs to {FileOwner.Describe(ownerUid)}, not to this user ({FileOwner.Describe(FileOwner.CurrentUserId)}); kaze never uses or removes another user's file: choose another channel name", path)
+    {
+        OwnerUid = ownerUid;
+    }
+
+    /// <summary>The user id that owns the file.</summary>
+    public uint OwnerUid { get; }
 }

@@ -39,10 +39,19 @@ public sealed record ChannelInfo
     /// <summary>Bytes waiting in the host → sidecar ring.</summary>
     public long HostToSidecarUsed { get; init; }
 
-    /// <summary>Reads a channel file. Throws <see cref="ChannelFormatException"/> for a file that is not a channel.</summary>
+    /// <summary>
+    /// Reads a channel file. Throws <see cref="ChannelFormatException"/> for a file that is not a
+    /// channel, and <see cref="UnauthorizedAccessException"/> for a file another user owns.
+    /// </summary>
     public static ChannelInfo Read(string path)
     {
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        if (!FileOwner.IsOwnedByCurrentUser(stream.SafeFileHandle))
+        {
+            // Another user's file says nothing about this user's channels, whatever its header claims.
+            throw new UnauthorizedAccessException($"{path} belongs to another user");
+        }
+
         long length = stream.Length;
         byte[] header = new byte[HeaderSize];
         if (length < HeaderSize)
@@ -78,7 +87,7 @@ public sealed record ChannelInfo
         };
     }
 
-    /// <summary>Every channel file under /dev/shm that can be read; files that are not channels are skipped.</summary>
+    /// <summary>Every channel file of this user under /dev/shm that can be read; files that are not channels, or are another user's, are skipped.</summary>
     public static IReadOnlyList<ChannelInfo> List()
     {
         var result = new List<ChannelInfo>();
@@ -125,7 +134,7 @@ public sealed record ChannelInfo
         foreach (string path in System.IO.Directory.EnumerateFiles(ShmChannel.Directory, "." + ShmChannel.FilePrefix + "*.tmp"))
         {
             string[] parts = System.IO.Path.GetFileName(path).Split('.');
-            if (parts.Length >= 3 && int.TryParse(parts[^2], out int pid) && !ProcessIdentity.IsAlive(pid, 0) && Native.LibC.Unlink(path) == 0)
+            if (parts.Length >= 3 && int.TryParse(parts[^2], out int pid) && !ProcessIdentity.IsAlive(pid, 0) && FileOwner.IsOwnedByCurrentUser(path) && Native.LibC.Unlink(path) == 0)
             {
                 removed.Add(path);
             }

@@ -31,11 +31,19 @@ public sealed unsafe class RingReader
     private long _readPos;
     // The head last published to the file; records between it and _readPos are read but not released.
     private long _releasedPos;
-    // The producer's tail as last read; refreshed only when we catch up with it.
+    // The producer's tail as last read and checked; refreshed only when we catch up with it.
     private long _tailCache;
+    // Where the records readable now end: the tail, or the end of the data area if that comes first
+    // (the end of the read position's lap). Recomputed when the read position reaches it.
+    private long _readLimit;
+    // Why the ring was found corrupt (field, value, what was allowed); null while it is sound.
+    private string? _corruption;
+    // "ring N (who -> whom)", for messages.
+    private readonly string _name;
 
-    internal RingReader(ShmChannel channel, byte* ring, int capacity)
+    internal RingReader(ShmChannel channel, byte* ring, int capacity, string name)
     {
+        _name = name;
         _channel = channel;
         _capacity = capacity;
         _mask = capacity - 1;
@@ -44,10 +52,26 @@ public sealed unsafe class RingReader
         _head = (long*)(ring + HeadOffset);
         _spaceFutex = (int*)(ring + SpaceFutexOffset);
         _waiter = new RingWaiter(channel, (int*)(ring + DataFutexOffset));
-        _readPos = Volatile.Read(ref *_head);
-        _releasedPos = _readPos;
-        _tailCache = _readPos;
+        long head = Volatile.Read(ref *_head);
+        if ((head & (RecordAlignment - 1)) != 0 || head < 0)
+        {
+            // A head left by another host (or a hostile one) that no record can start at.
+            _corruption = $"{name}: head (offset {HeadOffset}) is {head}, allowed a non-negative multiple of {RecordAlignment}";
+            head = 0;
+        }
+
+        _readPos = head;
+        _releasedPos = head;
+        _tailCache = head;
+        _readLimit = head;
     }
+
+    /// <summary>
+    /// Why this ring was found corrupt — the field, its value and what was allowed — or null while
+    /// it is sound. Set when a read first returns <see cref="ChannelStatus.Corrupt"/>; the channel is
+    /// then closed (<see cref="ShmChannel.Corruption"/>).
+    /// </summary>
+    public string? Corruption => _corruption;
 
     /// <summary>Bytes in the ring's data area.</summary>
     public int Capacity => _capacity;
@@ -79,39 +103,57 @@ public sealed unsafe class RingReader
         while (true)
         {
             long pos = _readPos;
-            if (pos == _tailCache)
+            if (pos == _readLimit)
             {
-                if (!RefreshTail(pos))
+                if (pos == _tailCache)
                 {
-                    ChannelStatus state = EmptyOrClosed();
-                    if (state != ChannelStatus.Ok)
+                    // RefreshTail checks the new tail (and reports an earlier violation) before it is used.
+                    if (!RefreshTail(pos))
+                    {
+                        ChannelStatus state = EmptyOrClosed();
+                        if (state != ChannelStatus.Ok)
+                        {
+                            record = default;
+                            return state;
+                        }
+                    }
+
+                    if (_corruption is not null)
                     {
                         record = default;
-                        return state;
+                        return ReportCorrupt();
                     }
                 }
 
-                if ((ulong)(_tailCache - pos) > (ulong)_capacity)
-                {
-                    record = default;
-                    return ChannelStatus.Corrupt;
-                }
+                // Records of this lap end within the tail and within the data area: one bound for both.
+                _readLimit = Math.Min(_tailCache, (pos | _mask) + 1);
             }
 
+            // pos is a multiple of 8 (checked where it came from), so the length word lies within the data area.
             long offset = pos & _mask;
             // Plain load: the acquire read of the tail ordered it after the producer's writes.
             uint length = *(uint*)(_data + offset);
             if (length == PaddingLength)
             {
-                _readPos = pos + (_capacity - offset);
+                // To the end of the lap, which must not pass the tail.
+                long jumped = pos + (_capacity - offset);
+                if (jumped > _tailCache)
+                {
+                    record = default;
+                    return PaddingPastTail(pos, jumped);
+                }
+
+                _readPos = jumped;
                 continue;
             }
 
             long next = pos + RecordSize((int)Math.Min(length, int.MaxValue));
-            if (length > (uint)MaxRecordLength || next > _tailCache)
+            // The record must be a legal length and end within the published tail and within the data
+            // area (a record never straddles the end: a hostile one would reach past the mapping).
+            if (length > (uint)MaxRecordLength || next > _readLimit)
             {
                 record = default;
-                return ChannelStatus.Corrupt;
+                return BadRecord(pos, length, next);
             }
 
             record = new ReadOnlySpan<byte>(_data + offset + RecordHeaderSize, (int)length);
@@ -241,12 +283,77 @@ public sealed unsafe class RingReader
         return (ChannelStatus.Ok, copy);
     }
 
-    /// <summary>Acquire-reads the tail; false if nothing new was written since <paramref name="pos"/>.</summary>
+    /// <summary>
+    /// Acquire-reads the tail and checks it: a multiple of 8, not behind what was read, and at most
+    /// a capacity ahead of the head. False if nothing new was written since <paramref name="pos"/>;
+    /// true on a violation too (recorded in <see cref="Corruption"/>), so that waits end and the
+    /// next <see cref="TryRead(out ReadOnlySpan{byte})"/> reports it.
+    /// </summary>
+    // Not inlined: once per catch-up with the writer, and it keeps TryRead's inlined body small.
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private bool RefreshTail(long pos)
     {
+        if (_corruption is not null)
+        {
+            return true;
+        }
+
         long tail = Volatile.Read(ref *_tail);
+        if ((tail & (RecordAlignment - 1)) != 0 || (ulong)(tail - _releasedPos) > (ulong)_capacity || tail < pos)
+        {
+            BadTail(tail, pos);
+            return true;
+        }
+
         _tailCache = tail;
         return tail != pos;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void BadTail(long tail, long pos)
+    {
+        string allowed = tail < pos
+            ? $"at least the read position {pos}"
+            : $"a multiple of {RecordAlignment} from the head {_releasedPos} to head + capacity {_releasedPos + _capacity}";
+        MarkCorrupt($"tail (offset {TailOffset}) is {tail}, allowed {allowed}");
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ChannelStatus PaddingPastTail(long pos, long jumped)
+    {
+        MarkCorrupt($"padding record at position {pos} jumps to {jumped}, allowed at most the tail {_tailCache}");
+        return ChannelStatus.Corrupt;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ChannelStatus BadRecord(long pos, uint length, long next)
+    {
+        long offset = pos & _mask;
+        // _tailCache is the checked tail of this refresh (MarkCorrupt below resets it).
+        string detail = length > (uint)MaxRecordLength
+            ? $"record length at position {pos} is {length}, allowed 0 to {MaxRecordLength} or 0x{PaddingLength:X8} (padding)"
+            : next > _tailCache
+                ? $"record at position {pos} of length {length} ends at {next}, allowed at most the tail {_tailCache}"
+                : $"record at position {pos} (data offset {offset}) of length {length} ends {offset + (next - pos)} bytes into the data area, allowed at most the capacity {_capacity} (a record never straddles the end)";
+        MarkCorrupt(detail);
+        return ChannelStatus.Corrupt;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ChannelStatus ReportCorrupt()
+    {
+        // Also for a violation found before the channel was complete (a bad head at open).
+        _channel.MarkCorrupt(_corruption!);
+        return ChannelStatus.Corrupt;
+    }
+
+    private void MarkCorrupt(string detail)
+    {
+        // From now on every read reaches the refresh path and reports Corrupt; nothing more is read.
+        _tailCache = _readPos;
+        _readLimit = _readPos;
+        _corruption ??= $"{_name}: {detail}";
+        _channel.MarkCorrupt(_corruption);
     }
 
     private bool HasRecord() => !_channel.IsDisposed && (_readPos != _tailCache || RefreshTail(_readPos));
@@ -258,6 +365,12 @@ public sealed unsafe class RingReader
         if (_channel.CheckOpen() == ChannelStatus.Ok)
         {
             return ChannelStatus.Empty;
+        }
+
+        if (_channel.Corruption is not null)
+        {
+            // Closed because this side found the other ring corrupt: say so, not just "closed".
+            return ChannelStatus.Corrupt;
         }
 
         // The writer may have published and then closed between our two loads: look once more,

@@ -36,9 +36,12 @@ public sealed unsafe class RingWriter
     // The pending claim: position of its length word and its claimed payload length; -1 when none.
     private long _claimPos = -1;
     private int _claimLength;
+    // "ring N (who -> whom)", for messages.
+    private readonly string _name;
 
-    internal RingWriter(ShmChannel channel, byte* ring, int capacity)
+    internal RingWriter(ShmChannel channel, byte* ring, int capacity, string name)
     {
+        _name = name;
         _channel = channel;
         _capacity = capacity;
         _mask = capacity - 1;
@@ -47,10 +50,19 @@ public sealed unsafe class RingWriter
         _head = (long*)(ring + HeadOffset);
         _dataFutex = (int*)(ring + DataFutexOffset);
         _waiter = new RingWaiter(channel, (int*)(ring + SpaceFutexOffset));
-        // Start where the file says: a host re-attaching after a dead predecessor continues its stream.
-        _writePos = Volatile.Read(ref *_tail);
-        _publishedPos = _writePos;
-        _headCache = Volatile.Read(ref *_head);
+        // Start where the file says (0 in a fresh channel: one host per channel).
+        long tail = Volatile.Read(ref *_tail);
+        if ((tail & (RecordAlignment - 1)) != 0 || tail < 0)
+        {
+            // Left so by another host (or a hostile one): no record can start there. Writing from 0
+            // keeps every write inside the data area; the reader on the other side will find the
+            // ring corrupt if it believes that tail.
+            tail = 0;
+        }
+
+        _writePos = tail;
+        _publishedPos = tail;
+        _headCache = Math.Min(Volatile.Read(ref *_head), tail);
     }
 
     /// <summary>Bytes in the ring's data area.</summary>
@@ -69,7 +81,11 @@ public sealed unsafe class RingWriter
     /// Reserves space for a record of <paramref name="length"/> bytes and returns a span over its
     /// payload in the shared memory. Nothing is visible to the reader until <see cref="Commit()"/>.
     /// </summary>
-    /// <returns><see cref="ChannelStatus.Ok"/>, <see cref="ChannelStatus.Full"/>, <see cref="ChannelStatus.TooLarge"/> or <see cref="ChannelStatus.Closed"/>.</returns>
+    /// <returns>
+    /// <see cref="ChannelStatus.Ok"/>, <see cref="ChannelStatus.Full"/>, <see cref="ChannelStatus.TooLarge"/>,
+    /// <see cref="ChannelStatus.Closed"/>, or <see cref="ChannelStatus.Corrupt"/> when the consumer's head
+    /// is impossible (the channel is then closed; <see cref="ShmChannel.Corruption"/> says why).
+    /// </returns>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ChannelStatus TryClaim(int length, out Span<byte> payload)
     {
@@ -97,7 +113,12 @@ public sealed unsafe class RingWriter
         long needed = toEnd >= recordSize ? recordSize : toEnd + recordSize;
         if (_capacity - (pos - _headCache) < needed)
         {
-            _headCache = Volatile.Read(ref *_head);
+            if (!RefreshHead())
+            {
+                payload = default;
+                return ChannelStatus.Corrupt;
+            }
+
             if (_capacity - (pos - _headCache) < needed)
             {
                 payload = default;
@@ -260,9 +281,34 @@ public sealed unsafe class RingWriter
         long pos = _writePos;
         long toEnd = _capacity - (pos & _mask);
         long needed = toEnd >= recordSize ? recordSize : toEnd + recordSize;
-        _headCache = Volatile.Read(ref *_head);
-        return _capacity - (pos - _headCache) >= needed;
+        // A corrupt head ends the wait too; the claim that follows reports it.
+        return !RefreshHead() || _capacity - (pos - _headCache) >= needed;
     }
+
+    /// <summary>
+    /// Acquire-reads the consumer's head and checks it before it is used: a multiple of 8, not
+    /// beyond the published tail, at most a capacity behind it. On a violation the channel is
+    /// closed as corrupt (<see cref="ShmChannel.Corruption"/>) and the head is not used.
+    /// </summary>
+    // Not inlined: only when the cached head shows too little space, and it keeps TryClaim's inlined body small.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool RefreshHead()
+    {
+        long head = Volatile.Read(ref *_head);
+        long tail = _publishedPos;
+        if ((head & (RecordAlignment - 1)) != 0 || head > tail || tail - head > _capacity)
+        {
+            BadHead(head, tail);
+            return false;
+        }
+
+        _headCache = head;
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void BadHead(long head, long tail) =>
+        _channel.MarkCorrupt($"{_name}: head (offset {HeadOffset}) is {head}, allowed a multiple of {RecordAlignment} from tail - capacity {tail - _capacity} to the tail {tail}");
 
     internal void Wake() => _waiter.Wake();
 

@@ -42,8 +42,13 @@ public sealed unsafe class ShmChannel : IDisposable
     private int _activeWaits;
     // Wakes this side's waiters the moment the peer process dies.
     private readonly Waiting.PeerMonitor _peerMonitor;
+    // The two rings, located once from validated capacities.
+    private readonly byte* _ring0;
+    private readonly byte* _ring1;
+    // Why a ring was found corrupt (the first violation); null while the channel is sound.
+    private string? _corruption;
 
-    private ShmChannel(string name, string path, ChannelSide side, MemoryMappedFile file, MemoryMappedViewAccessor view)
+    private ShmChannel(string name, string path, ChannelSide side, MemoryMappedFile file, MemoryMappedViewAccessor view, int cap0, int cap1)
     {
         Name = name;
         FilePath = path;
@@ -55,14 +60,16 @@ public sealed unsafe class ShmChannel : IDisposable
         view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
         _base = p + view.PointerOffset;
 
-        int cap0 = (int)ReadU32(Capacity0Offset);
-        int cap1 = (int)ReadU32(Capacity1Offset);
-        byte* ring0 = _base + ReadU64(Ring0OffsetOffset);
-        byte* ring1 = _base + ReadU64(Ring1OffsetOffset);
+        // The capacities and ring offsets come from what this process wrote or validated, never
+        // from the mapping again: the other side can rewrite the header at any time.
+        _ring0 = _base + Ring0Offset;
+        _ring1 = _base + Ring1Offset(cap0);
+        const string ToHost = "ring 0 (sidecar -> host)";
+        const string FromHost = "ring 1 (host -> sidecar)";
         if (side == ChannelSide.Sidecar)
         {
-            Writer = new RingWriter(this, ring0, cap0);
-            Reader = new RingReader(this, ring1, cap1);
+            Writer = new RingWriter(this, _ring0, cap0, ToHost);
+            Reader = new RingReader(this, _ring1, cap1, FromHost);
             _ownState = (int*)(_base + SidecarStateOffset);
             _peerState = (int*)(_base + HostStateOffset);
             _peerPid = (int*)(_base + HostPidOffset);
@@ -70,8 +77,8 @@ public sealed unsafe class ShmChannel : IDisposable
         }
         else
         {
-            Writer = new RingWriter(this, ring1, cap1);
-            Reader = new RingReader(this, ring0, cap0);
+            Writer = new RingWriter(this, _ring1, cap1, FromHost);
+            Reader = new RingReader(this, _ring0, cap0, ToHost);
             _ownState = (int*)(_base + HostStateOffset);
             _peerState = (int*)(_base + SidecarStateOffset);
             _peerPid = (int*)(_base + SidecarPidOffset);
@@ -167,7 +174,7 @@ public sealed unsafe class ShmChannel : IDisposable
             view = file.CreateViewAccessor(0, size, MemoryMappedFileAccess.ReadWrite);
             InitializeHeader(view, cap0, cap1);
             Publish(temp, path);
-            var channel = new ShmChannel(name, path, ChannelSide.Sidecar, file, view);
+            var channel = new ShmChannel(name, path, ChannelSide.Sidecar, file, view, cap0, cap1);
             return channel;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -214,10 +221,16 @@ public sealed unsafe class ShmChannel : IDisposable
         MemoryMappedViewAccessor? view = null;
         try
         {
-            long size = ValidateHeader(path, stream);
+            // The sidecar's file is this user's: one made by another user may be a forgery.
+            if (LibC.TryGetOwner(stream.SafeFileHandle, out uint owner) && owner != FileOwner.CurrentUserId)
+            {
+                throw new ChannelOwnedByAnotherUserException(path, owner);
+            }
+
+            (long size, int cap0, int cap1) = ValidateHeader(path, stream);
             file = MemoryMappedFile.CreateFromFile(stream, null, size, MemoryMappedFileAccess.ReadWrite, HandleInheritability.None, leaveOpen: false);
             view = file.CreateViewAccessor(0, size, MemoryMappedFileAccess.ReadWrite);
-            var channel = new ShmChannel(name, path, ChannelSide.Host, file, view);
+            var channel = new ShmChannel(name, path, ChannelSide.Host, file, view, cap0, cap1);
             try
             {
                 channel.AttachHost();
@@ -289,8 +302,37 @@ public sealed unsafe class ShmChannel : IDisposable
         WakePeer();
     }
 
-    /// <summary>Closes, waits for blocked waits to return, unmaps, and (on the sidecar side) deletes the file.</summary>
-    public void Dispose()
+    /// <summary>
+    /// Closes, waits (up to 2 s) for blocked waits to return, unmaps, and (on the sidecar side)
+    /// deletes the file. A wait that has not returned by then keeps the mapping in place (as
+    /// <see cref="Abandon"/> does): the mapping is never pulled from under a thread that may read it.
+    /// </summary>
+    public void Dispose() => Close(unmap: true);
+
+    /// <summary>
+    /// As <see cref="Dispose"/>, but leaves the file mapped until the process exits: for an owner
+    /// whose reading or writing threads did not stop in time, and so may still touch the mapping.
+    /// The channel is closed (the peer is told) and, on the sidecar side, the file deleted.
+    /// </summary>
+    public void Abandon() => Close(unmap: false);
+
+    /// <summary>
+    /// Why a ring of this channel was found corrupt — which ring, the field, its value and what
+    /// was allowed — or null while it is sound. Set once, by the first violation, which also
+    /// closes the channel.
+    /// </summary>
+    public string? Corruption => Volatile.Read(ref _corruption);
+
+    /// <summary>Records the first violation and closes the channel: nothing more is read from a corrupt ring.</summary>
+    internal void MarkCorrupt(string detail)
+    {
+        if (Interlocked.CompareExchange(ref _corruption, detail, null) is null)
+        {
+            Close();
+        }
+    }
+
+    private void Close(bool unmap)
     {
         Close();
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
@@ -310,7 +352,12 @@ public sealed unsafe class ShmChannel : IDisposable
             spin.SpinOnce();
         }
 
-        Unmap();
+        // A wait still inside reads the file: leave the mapping to the process's exit.
+        if (unmap && Volatile.Read(ref _activeWaits) == 0)
+        {
+            Unmap();
+        }
+
         if (Side == ChannelSide.Sidecar)
         {
             LibC.Unlink(FilePath);
@@ -365,9 +412,7 @@ public sealed unsafe class ShmChannel : IDisposable
     private void WakePeer()
     {
         // The peer's waiters sleep on the other two futex words of the same rings.
-        byte* ring0 = _base + ReadU64(Ring0OffsetOffset);
-        byte* ring1 = _base + ReadU64(Ring1OffsetOffset);
-        foreach (byte* ring in new[] { (nint)ring0, (nint)ring1 })
+        foreach (byte* ring in new[] { (nint)_ring0, (nint)_ring1 })
         {
             int* data = (int*)(ring + DataFutexOffset);
             int* space = (int*)(ring + SpaceFutexOffset);
@@ -382,20 +427,34 @@ public sealed unsafe class ShmChannel : IDisposable
     {
         int me = ProcessIdentity.CurrentPid;
         int* pid = (int*)(_base + HostPidOffset);
-        while (true)
+        int current = Volatile.Read(ref *pid);
+        if (current != 0 && current != me)
         {
-            int current = Volatile.Read(ref *pid);
-            // A host that closed its end has let go of the channel, even if its process lives on.
-            bool released = Volatile.Read(ref *(int*)(_base + HostStateOffset)) == StateClosed;
-            if (current != 0 && current != me && !released && ProcessIdentity.IsAlive(current, Volatile.Read(ref *(ulong*)(_base + HostStartTimeOffset))))
+            // One host per channel: the sidecar ends with its host, and stops reading once the
+            // host's end is closed, so a second host would talk to no one.
+            bool closed = Volatile.Read(ref *(int*)(_base + HostStateOffset)) == StateClosed;
+            if (closed)
+            {
+                throw new ChannelInUseException(FilePath, current, "closed");
+            }
+
+            if (ProcessIdentity.IsAlive(current, Volatile.Read(ref *(ulong*)(_base + HostStartTimeOffset))))
             {
                 throw new ChannelInUseException(FilePath, "host", current);
             }
 
-            if (Interlocked.CompareExchange(ref *pid, me, current) == current)
-            {
-                break;
-            }
+            throw new ChannelInUseException(FilePath, current, "host-gone");
+        }
+
+        if (current == me && Volatile.Read(ref *(int*)(_base + HostStateOffset)) == StateClosed)
+        {
+            throw new ChannelInUseException(FilePath, current, "closed");
+        }
+
+        if (Interlocked.CompareExchange(ref *pid, me, current) != current)
+        {
+            // Another host attached between our load and the swap.
+            throw new ChannelInUseException(FilePath, "host", Volatile.Read(ref *pid));
         }
 
         Volatile.Write(ref *(ulong*)(_base + HostStartTimeOffset), ProcessIdentity.CurrentStartTime);
@@ -409,10 +468,6 @@ public sealed unsafe class ShmChannel : IDisposable
         _view.Dispose();
         _file.Dispose();
     }
-
-    private uint ReadU32(int offset) => *(uint*)(_base + offset);
-
-    private ulong ReadU64(int offset) => *(ulong*)(_base + offset);
 
     private static void ValidateName(string name)
     {
@@ -456,6 +511,12 @@ public sealed unsafe class ShmChannel : IDisposable
                 throw new ChannelException($"{path}: cannot create channel: {Marshal.GetPInvokeErrorMessage(errno)}", path);
             }
 
+            // Another user's file is never read, trusted or removed: it may be there to squat the name.
+            if (FileOwner.Of(path) is uint owner && owner != FileOwner.CurrentUserId)
+            {
+                throw new ChannelOwnedByAnotherUserException(path, owner);
+            }
+
             ChannelInfo existing;
             try
             {
@@ -482,8 +543,8 @@ public sealed unsafe class ShmChannel : IDisposable
         throw new ChannelException($"{path}: cannot create channel: another process keeps creating it", path);
     }
 
-    /// <summary>Checks the header read through the stream; returns the file size to map.</summary>
-    internal static long ValidateHeader(string path, FileStream stream)
+    /// <summary>Checks the header read through the stream; returns the file size to map and the two capacities.</summary>
+    internal static (long Size, int Capacity0, int Capacity1) ValidateHeader(string path, FileStream stream)
     {
         long length = stream.Length;
         Span<byte> header = stackalloc byte[64];
@@ -497,7 +558,7 @@ public sealed unsafe class ShmChannel : IDisposable
         return ValidateHeader(path, header, length);
     }
 
-    internal static long ValidateHeader(string path, ReadOnlySpan<byte> header, long length)
+    internal static (long Size, int Capacity0, int Capacity1) ValidateHeader(string path, ReadOnlySpan<byte> header, long length)
     {
         ulong magic = BinaryPrimitives.ReadUInt64LittleEndian(header[MagicOffset..]);
         if (magic != Magic)
@@ -551,6 +612,6 @@ public sealed unsafe class ShmChannel : IDisposable
             throw new ChannelFormatException(path, "ring 1 offset (offset 40)", Ring1Offset((int)cap0).ToString(), r1.ToString());
         }
 
-        return expectedSize;
+        return (expectedSize, (int)cap0, (int)cap1);
     }
 }

@@ -1,4 +1,5 @@
 using Kaze.Core;
+using Kaze.Core.Diagnostics;
 using Kaze.Core.Waiting;
 using Kaze.Protocol;
 using Microsoft.Extensions.Logging;
@@ -19,6 +20,14 @@ public sealed class HostEdge : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly EdgeCounters _counters = new();
     private readonly TaskCompletionSource<ChannelStatus> _hostEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    // How long DisposeAsync waits for the reader and the drainer before leaving the file mapped.
+    private static readonly TimeSpan ThreadStopTimeout = TimeSpan.FromSeconds(5);
+
+    // One per reason: a host sending garbage, or never reading, gets a few lines a second, not one per packet.
+    private readonly LogRateLimiter _malformedLog = new();
+    private readonly LogRateLimiter _tooLargeLog = new();
+    private readonly LogRateLimiter _queueFullLog = new();
+    private readonly LogRateLimiter _handlerLog = new();
 
     // Guards the ring writer and _overflow: the ring has a single producer at a time. While the
     // overflow queue is not empty only the drainer writes to the ring, which keeps packet order.
@@ -137,8 +146,12 @@ public sealed class HostEdge : IAsyncDisposable
 
             if (_overflow.Count >= _options.MaxQueuedPackets)
             {
-                Interlocked.Increment(ref _counters.DroppedQueueFull);
-                EdgeLog.HostQueueFull(_logger, _overflow.Count);
+                long dropped = Interlocked.Increment(ref _counters.DroppedQueueFull);
+                if (_queueFullLog.TryAcquire(out long suppressed))
+                {
+                    EdgeLog.HostQueueFull(_logger, _overflow.Count, dropped, SuppressedText(suppressed));
+                }
+
                 packet.Dispose();
                 return false;
             }
@@ -165,10 +178,11 @@ public sealed class HostEdge : IAsyncDisposable
         _stopping = true;
         _channel.Close();
         _drainSignal.Release();
-        await Task.Run(() =>
+        bool stopped = await Task.Run(() =>
         {
-            _reader?.Join(TimeSpan.FromSeconds(5));
-            _drainer?.Join(TimeSpan.FromSeconds(5));
+            bool reader = _reader?.Join(ThreadStopTimeout) ?? true;
+            bool drainer = _drainer?.Join(ThreadStopTimeout) ?? true;
+            return reader && drainer;
         }).ConfigureAwait(false);
         lock (_writeLock)
         {
@@ -179,9 +193,42 @@ public sealed class HostEdge : IAsyncDisposable
             }
         }
 
-        _channel.Dispose();
-        _drainSignal.Dispose();
+        if (stopped)
+        {
+            _channel.Dispose();
+            _drainSignal.Dispose();
+        }
+        else
+        {
+            // A thread still inside (a packet handler that hangs) may touch the mapping: never pull
+            // it from under it. The file is deleted all the same; the mapping goes with the process.
+            EdgeLog.ThreadsDidNotStop(_logger, _channel.Name, ThreadStopTimeout.TotalSeconds);
+            _channel.Abandon();
+        }
+
+        LogSuppressed();
         _hostEnded.TrySetResult(ChannelStatus.Closed);
+    }
+
+    private static string SuppressedText(long suppressed) =>
+        suppressed > 0 ? $", {suppressed} more not logged before this one" : "";
+
+    /// <summary>Says how many events of each kind went unlogged since their last line (at the end, so no count is lost).</summary>
+    private void LogSuppressed()
+    {
+        foreach ((LogRateLimiter limiter, string what) in new[]
+        {
+            (_malformedLog, "malformed packets from the host"),
+            (_tooLargeLog, "packets too large for the host's ring"),
+            (_queueFullLog, "packets dropped for a slow host"),
+            (_handlerLog, "packet handler failures"),
+        })
+        {
+            if (limiter.TakeSuppressed() is > 0 and long suppressed)
+            {
+                EdgeLog.Suppressed(_logger, suppressed, what, _channel.Name);
+            }
+        }
     }
 
     // Caller holds _writeLock. Ok, Full (nothing done), or a drop (packet disposed).
@@ -216,8 +263,12 @@ public sealed class HostEdge : IAsyncDisposable
             case ChannelStatus.Full:
                 return status;
             case ChannelStatus.TooLarge:
-                Interlocked.Increment(ref _counters.DroppedTooLarge);
-                EdgeLog.TooLargeForHost(_logger, size, writer.MaxRecordLength);
+                long tooLarge = Interlocked.Increment(ref _counters.DroppedTooLarge);
+                if (_tooLargeLog.TryAcquire(out long suppressed))
+                {
+                    EdgeLog.TooLargeForHost(_logger, size, writer.MaxRecordLength, tooLarge, SuppressedText(suppressed));
+                }
+
                 packet.Dispose();
                 return status;
             default:
@@ -256,8 +307,11 @@ public sealed class HostEdge : IAsyncDisposable
                 }
                 else
                 {
-                    _counters.DecodeErrors++;
-                    EdgeLog.MalformedFromHost(_logger, record.Length, error.ToMessage());
+                    long malformed = ++_counters.DecodeErrors;
+                    if (_malformedLog.TryAcquire(out long suppressed))
+                    {
+                        EdgeLog.MalformedFromHost(_logger, record.Length, error.ToMessage(), malformed, SuppressedText(suppressed));
+                    }
                 }
 
                 // The packet holds a copy of the body, so the record can go back to the host.
@@ -304,7 +358,8 @@ public sealed class HostEdge : IAsyncDisposable
         companion?.Sleeping();
         if (status == ChannelStatus.Corrupt)
         {
-            EdgeLog.Corrupt(_logger, _channel.Name);
+            // One line, naming the field, its value and what was allowed; the ring already closed the channel.
+            EdgeLog.Corrupt(_logger, _channel.Name, _channel.Corruption ?? "the ring holds impossible positions");
             _channel.Close();
         }
 
@@ -312,6 +367,8 @@ public sealed class HostEdge : IAsyncDisposable
         {
             EdgeLog.HostEnded(_logger, _channel.Name, status);
         }
+
+        LogSuppressed();
 
         _hostEnded.TrySetResult(status);
     }
@@ -352,7 +409,11 @@ public sealed class HostEdge : IAsyncDisposable
         }
         catch (Exception e)
         {
-            EdgeLog.HandlerFailed(_logger, e, packet.Header.BodyType);
+            if (_handlerLog.TryAcquire(out long suppressed))
+            {
+                EdgeLog.HandlerFailed(_logger, e, packet.Header.BodyType, SuppressedText(suppressed));
+            }
+
             packet.Dispose();
         }
     }

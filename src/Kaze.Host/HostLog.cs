@@ -18,8 +18,8 @@ internal static partial class HostLog
     [LoggerMessage(EventId = 303, Level = LogLevel.Debug, Message = "No handler for notify {BodyType} from {Source}; dropped")]
     public static partial void NoHandlerForNotify(ILogger logger, string bodyType, Ident source);
 
-    [LoggerMessage(EventId = 304, Level = LogLevel.Warning, Message = "Dropped a malformed packet from the sidecar ({Length} bytes): {Reason}")]
-    public static partial void Malformed(ILogger logger, int length, string reason);
+    [LoggerMessage(EventId = 304, Level = LogLevel.Warning, Message = "Dropped a malformed packet from the sidecar ({Length} bytes): {Reason} ({Count} since start{Suppressed})")]
+    public static partial void Malformed(ILogger logger, int length, string reason, long count, string suppressed);
 
     [LoggerMessage(EventId = 305, Level = LogLevel.Debug, Message = "Response to request {Sequence} arrived after the call ended (timed out or cancelled); dropped")]
     public static partial void LateResponse(ILogger logger, uint sequence);
@@ -47,6 +47,12 @@ internal static partial class HostLog
 
     [LoggerMessage(EventId = 313, Level = LogLevel.Warning, Message = "The channel to the sidecar ended ({Status}); stopping the application")]
     public static partial void StoppingOnChannelEnd(ILogger logger, ChannelStatus status);
+
+    [LoggerMessage(EventId = 316, Level = LogLevel.Information, Message = "{Signal} received: requesting this host's exit, as kaze.exit does")]
+    public static partial void StopSignal(ILogger logger, string signal);
+
+    [LoggerMessage(EventId = 315, Level = LogLevel.Error, Message = "Channel {Channel} is corrupt and closed: {Detail}")]
+    public static partial void Corrupt(ILogger logger, string channel, string detail);
 
     [LoggerMessage(EventId = 314, Level = LogLevel.Critical, Message = "The reader of channel {Channel} failed; closing the channel")]
     public static partial void ReaderFailed(ILogger logger, Exception exception, string channel);

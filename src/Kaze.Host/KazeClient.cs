@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using Google.Protobuf;
 using Kaze.Core;
 using Kaze.Host.Calls;
@@ -73,9 +74,16 @@ public sealed class KazeClient : IDisposable, IAsyncDisposable
     private int _disposed;
     // Set (on the reader thread) when a handler running inline disposed the client.
     private bool _disposedOnReader;
+    // SIGTERM and SIGINT handlers while started (KazeClientOptions.HandleStopSignals).
+    private PosixSignalRegistration[] _signals = [];
+    // Whether Dispose saw the drainer stop; if not, the mapping is never unmapped.
+    private volatile bool _drainerStopped = true;
     // Reader thread only: the header each record is decoded into. Responses without headers reuse
     // it; a request's header goes to its handler, and a fresh one takes its place.
     private Hdr _readHeader = new();
+    // Malformed packets from the sidecar (reader thread only), and a few log lines a second about them.
+    private long _malformed;
+    private readonly Kaze.Core.Diagnostics.LogRateLimiter _malformedLog = new();
 
     // Per thread: the header a send fills and encodes. The sender copies it into the ring (or a
     // queued buffer) before returning, so it is free again at once; a send that must wait for
@@ -111,7 +119,12 @@ public sealed class KazeClient : IDisposable, IAsyncDisposable
     /// <summary>Packets waiting for ring space.</summary>
     public int QueuedPacketCount => _sender.QueuedCount;
 
-    /// <summary>Cancelled when the sidecar asks this host to exit (its <c>kaze.exit</c> notify): finish what is in flight and exit.</summary>
+    /// <summary>
+    /// Cancelled when this host should exit: the sidecar asks it to (its <c>kaze.exit</c> notify), a
+    /// SIGTERM or SIGINT came (<see cref="KazeClientOptions.HandleStopSignals"/>), or the channel
+    /// ended (the sidecar died or closed it; <see cref="Completion"/> is then complete already).
+    /// Finish what is in flight and exit.
+    /// </summary>
     /// <remarks>Callbacks run on the thread pool, never on the reader thread. The sidecar kills the host when its grace period (default 5 s) is over.</remarks>
     public CancellationToken ExitRequested => _exitRequested.Token;
 
@@ -184,6 +197,16 @@ public sealed class KazeClient : IDisposable, IAsyncDisposable
         if (Interlocked.Exchange(ref _started, 1) != 0)
         {
             throw new InvalidOperationException("The client is already started.");
+        }
+
+        if (_options.HandleStopSignals)
+        {
+            // SIGTERM and SIGINT become the graceful exit kaze.exit asks for (docs/host-protocol.md 5).
+            _signals =
+            [
+                PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnStopSignal),
+                PosixSignalRegistration.Create(PosixSignal.SIGINT, OnStopSignal),
+            ];
         }
 
         _reader = new Thread(ReadLoop) { IsBackground = true, Name = "kaze-host-read " + _transport.Name };
@@ -389,15 +412,21 @@ public sealed class KazeClient : IDisposable, IAsyncDisposable
             return;
         }
 
+        foreach (PosixSignalRegistration registration in _signals)
+        {
+            registration.Dispose();
+        }
+
         _stopping.Cancel();
         _transport.Close();
-        _sender.Close();
+        // The drainer may be inside the ring; if it does not stop, the mapping stays.
+        _drainerStopped = _sender.Close();
         _calls.Dispose();
         Thread? reader = _reader;
         if (reader is null)
         {
             _completion.TrySetResult(ChannelStatus.Closed);
-            _transport.Dispose();
+            ReleaseMapping();
         }
         else if (Thread.CurrentThread != reader)
         {
@@ -405,7 +434,11 @@ public sealed class KazeClient : IDisposable, IAsyncDisposable
             // it: then the mapping is left in place rather than pulled from under that handler.
             if (reader.Join(ReaderJoinTimeout))
             {
-                _transport.Dispose();
+                ReleaseMapping();
+            }
+            else
+            {
+                _transport.Detach();
             }
         }
 
@@ -586,7 +619,12 @@ public sealed class KazeClient : IDisposable, IAsyncDisposable
         Hdr header = _readHeader;
         if (!RingFraming.TryDecodeInto(record, header, out ReadOnlySpan<byte> body, out DecodeError error))
         {
-            HostLog.Malformed(_logger, record.Length, error.ToMessage());
+            _malformed++;
+            if (_malformedLog.TryAcquire(out long suppressed))
+            {
+                HostLog.Malformed(_logger, record.Length, error.ToMessage(), _malformed, suppressed > 0 ? $", {suppressed} more not logged before this one" : "");
+            }
+
             return;
         }
 
@@ -752,8 +790,31 @@ public sealed class KazeClient : IDisposable, IAsyncDisposable
         }
 
         HostLog.ExitRequested(_logger);
+        RequestExit();
+    }
+
+    private void OnStopSignal(PosixSignalContext context)
+    {
+        // Not the default action (the process ending with 128+N): the same graceful exit as kaze.exit.
+        context.Cancel = true;
+        HostLog.StopSignal(_logger, context.Signal.ToString());
+        RequestExit();
+    }
+
+    private void RequestExit()
+    {
         // Callbacks (e.g. the Generic Host's StopApplication) must not run on the reader thread.
-        ThreadPool.UnsafeQueueUserWorkItem(static cts => cts.Cancel(), _exitRequested, preferLocal: false);
+        ThreadPool.UnsafeQueueUserWorkItem(static cts =>
+        {
+            try
+            {
+                cts.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // Disposed meanwhile: nothing left to stop.
+            }
+        }, _exitRequested, preferLocal: false);
     }
 
     private async Task WaitForHandlersAsync(CancellationToken ct)
@@ -776,8 +837,26 @@ public sealed class KazeClient : IDisposable, IAsyncDisposable
         }
     }
 
+    /// <summary>Unmaps, unless a thread that did not stop may still touch the mapping.</summary>
+    private void ReleaseMapping()
+    {
+        if (_drainerStopped)
+        {
+            _transport.Dispose();
+        }
+        else
+        {
+            _transport.Detach();
+        }
+    }
+
     private void OnChannelEnded(ChannelStatus status)
     {
+        if (status == ChannelStatus.Corrupt && _transport.Corruption is string corruption)
+        {
+            HostLog.Corrupt(_logger, _transport.Name, corruption);
+        }
+
         if (_disposed != 0)
         {
             HostLog.ChannelEnded(_logger, _transport.Name, status);
@@ -790,11 +869,18 @@ public sealed class KazeClient : IDisposable, IAsyncDisposable
         _sender.Close();
         _calls.Close(RetCode.Unreachable);
         _completion.TrySetResult(status);
+        if (_disposed == 0)
+        {
+            // The sidecar is gone or closed the channel: nothing can be sent or received any more,
+            // so the host should exit as if asked to (docs/host-protocol.md 5, "Sidecar gone").
+            // After Completion, so that a callback can tell the two causes apart.
+            RequestExit();
+        }
         if (_disposed != 0 && Thread.CurrentThread == _reader && _disposedOnReader)
         {
             // Disposed from a handler on this very thread, which left the unmapping to us: no span
             // into the mapping is alive any more.
-            _transport.Dispose();
+            ReleaseMapping();
         }
     }
 }

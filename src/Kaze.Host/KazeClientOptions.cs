@@ -38,6 +38,15 @@ public sealed class KazeClientOptions
     /// </remarks>
     public bool CompleteCallsInline { get; set; }
 
+    /// <summary>
+    /// Whether SIGTERM and SIGINT request this host's exit as the sidecar's <c>kaze.exit</c> does
+    /// (<see cref="KazeClient.ExitRequested"/> is cancelled) instead of ending the process at once.
+    /// Default true: <c>kaze run</c> passes a stop signal on before it sends <c>kaze.exit</c>, and a
+    /// host that stops on <see cref="KazeClient.ExitRequested"/> then exits gracefully (code 0)
+    /// rather than dying of the signal (143). From <see cref="KazeClient.Start"/> to its dispose.
+    /// </summary>
+    public bool HandleStopSignals { get; set; } = true;
+
     /// <summary>Checks every setting and reports every problem at once.</summary>
     /// <exception cref="ArgumentException">A setting is out of range; the message lists all of them.</exception>
     public void Validate()

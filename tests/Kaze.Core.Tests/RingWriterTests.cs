@@ -141,4 +141,21 @@ public sealed class RingWriterTests : IDisposable
         Assert.Equal(ChannelStatus.Closed, pair.Writer.TryWrite("x"u8));
         Assert.Equal(ChannelStatus.Closed, pair.Writer.Write("x"u8, Deadline.Short));
     }
+
+    [Fact]
+    public void TryClaim_HeadBeyondTheTail_ReturnsCorruptAndClosesTheChannel()
+    {
+        using ChannelPair pair = _channels.CreatePair();
+        for (int i = 0; i < 4; i++)
+        {
+            Assert.Equal(ChannelStatus.Ok, pair.Writer.TryWrite(new byte[1000]));
+        }
+
+        // The ring looks full, so the writer loads the head: one beyond its own tail is impossible.
+        RawChannelFile.WriteU64At(ShmChannel.GetPath(pair.Name), 4096 + 128, 1 << 20);
+
+        Assert.Equal(ChannelStatus.Corrupt, pair.Writer.TryWrite(new byte[1000]));
+        Assert.Equal("ring 0 (sidecar -> host): head (offset 128) is 1048576, allowed a multiple of 8 from tail - capacity -64 to the tail 4032", pair.Sidecar.Corruption);
+        Assert.Equal(ChannelStatus.Closed, pair.Writer.TryWrite(new byte[8]));
+    }
 }

@@ -205,23 +205,42 @@ public sealed class ShmChannelTests : IDisposable
     }
 
     [Fact]
-    public void Open_AfterTheHostProcessExited_Attaches()
+    public void Open_AfterTheHostProcessExited_IsRefusedNamingItAndTheStateHostGone()
+    {
+        string name = _channels.NewName();
+        ShmChannel sidecar = _channels.Create(name);
+        int peerPid;
+        using (var peer = TestPeerProcess.Start("hold-host", name))
+        {
+            peerPid = peer.WaitForReady(Deadline.Short);
+            Assert.Equal(peerPid, sidecar.PeerPid);
+            peer.Kill();
+            peer.WaitForExit(Deadline.Short, "the killed host");
+        }
+
+        var e = Assert.Throws<ChannelInUseException>(() => _channels.Open(name));
+
+        Assert.Equal(peerPid, e.OwnerPid);
+        Assert.Equal($"{ShmChannel.GetPath(name)}: channel already served its host, pid {peerPid}, which is gone (state host-gone); a channel serves one host: start the program under its own `kaze run`", e.Message);
+        Assert.Equal(peerPid, sidecar.PeerPid);
+    }
+
+    [Fact]
+    public void Open_AfterTheHostClosedItsEnd_IsRefusedWithTheStateClosed()
     {
         string name = _channels.NewName();
         ShmChannel sidecar = _channels.Create(name);
         using (var peer = TestPeerProcess.Start("hold-host", name))
         {
             int peerPid = peer.WaitForReady(Deadline.Short);
-            Assert.Equal(peerPid, sidecar.PeerPid);
-            peer.Kill();
-            peer.WaitForExit(Deadline.Short, "the killed host");
+            // As a host does when it closes (state 2) and its process goes on (a wrapper script).
+            RawChannelFile.WriteU32At(ShmChannel.GetPath(name), 260, 2);
+
+            var e = Assert.Throws<ChannelInUseException>(() => _channels.Open(name));
+
+            Assert.Equal(peerPid, e.OwnerPid);
+            Assert.Contains($"pid {peerPid}, which closed its end (state closed)", e.Message, StringComparison.Ordinal);
         }
-
-        ShmChannel host = _channels.Open(name);
-
-        Assert.Equal(Environment.ProcessId, sidecar.PeerPid);
-        Assert.Equal(ChannelStatus.Ok, sidecar.Writer.TryWrite("again"u8));
-        Assert.Equal(ChannelStatus.Ok, host.Reader.TryRead(out _));
     }
 
     [Fact]

@@ -72,6 +72,19 @@ public sealed class KazeClientLifecycleTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task SidecarKilled_ExitRequestedFiresAfterCompletion()
+    {
+        var exited = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using CancellationTokenRegistration registration = _pair.Client.ExitRequested.Register(() => exited.TrySetResult(_pair.Client.Completion.IsCompleted));
+
+        _pair.Sidecar.Kill();
+        bool completedFirst = await exited.Task.Within("ExitRequested after the sidecar died");
+
+        Assert.True(completedFirst, "Completion must be complete when ExitRequested fires for a lost sidecar");
+        Assert.Equal(ChannelStatus.PeerGone, await _pair.Client.Completion.Within("Completion after the sidecar died"));
+    }
+
+    [Fact]
     public async Task SidecarKilled_NewCallsReturnUnreachableAtOnce()
     {
         _pair.Sidecar.Kill();

@@ -39,6 +39,7 @@ internal static class Program
             return args switch
             {
                 ["serve-until-exit"] => await ServeUntilExitAsync(),
+                ["serve-plain"] => await ServePlainAsync(),
                 ["hang", string timeout] when TryMilliseconds(timeout, out uint ms) => await HangAsync(ms),
                 ["raw-timeout", string timeout] when TryMilliseconds(timeout, out uint ms) => RawTimeout(ms),
                 ["garbage"] => Garbage(),
@@ -91,6 +92,22 @@ internal static class Program
                 registration.Dispose();
             }
         }
+    }
+
+    /// <summary>
+    /// A plain KazeClient host with no signal handling of its own: it leaves when ExitRequested
+    /// fires, which SIGTERM and SIGINT do through the client (and kaze.exit, and the sidecar's loss).
+    /// </summary>
+    private static async Task<int> ServePlainAsync()
+    {
+        await using KazeClient client = KazeClient.ConnectFromEnvironment();
+        var exitRequested = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using CancellationTokenRegistration onExit = client.ExitRequested.Register(() => exitRequested.TrySetResult());
+        client.Start();
+        Print($"plain ready pid={Environment.ProcessId}");
+        Task first = await Task.WhenAny(exitRequested.Task, Task.Delay(Patience));
+        Print($"plain exit-requested={first == exitRequested.Task} channel={(client.Completion.IsCompleted ? client.Completion.Result.ToString() : "open")}");
+        return first == exitRequested.Task ? 0 : 1;
     }
 
     /// <summary>

@@ -226,7 +226,12 @@ class Channel:
         except OSError as e:
             raise ChannelError("%s: cannot open channel: %s" % (path, e.strerror), path) from None
         try:
-            length = os.fstat(fd).st_size
+            st = os.fstat(fd)
+            if st.st_uid != os.geteuid():
+                # /dev/shm is shared: another user's file may be a forgery (shm-format.md, "Ownership").
+                raise ChannelError("%s: belongs to %s, not to this user (%s); kaze never uses or removes another user's file: "
+                                   "choose another channel name" % (path, _describe_user(st.st_uid), _describe_user(os.geteuid())), path)
+            length = st.st_size
             header = os.pread(fd, 64, 0)
             size, cap0, cap1 = validate_header(path, header, length)
             try:
@@ -263,13 +268,20 @@ class Channel:
     def _attach(self):
         me = os.getpid()
         pid_addr = self.base + HOST_PID
-        while True:
-            current = self._load32(HOST_PID)
-            released = self._load32(HOST_STATE) == STATE_CLOSED
-            if current != 0 and current != me and not released and process_alive(current, self.u64[HOST_START >> 3]):
+        # One host per channel (shm-format.md, "Open (host)" 4): any host before us, alive, closed
+        # or dead, means the channel is taken.
+        current = self._load32(HOST_PID)
+        closed = self._load32(HOST_STATE) == STATE_CLOSED
+        if current != 0 and current != me:
+            if closed:
+                raise ChannelInUseError(self.path, "host", current, "closed")
+            if process_alive(current, self.u64[HOST_START >> 3]):
                 raise ChannelInUseError(self.path, "host", current)
-            if _native.cas32(pid_addr, current, me) == current:
-                break
+            raise ChannelInUseError(self.path, "host", current, "host-gone")
+        if current == me and closed:
+            raise ChannelInUseError(self.path, "host", current, "closed")
+        if _native.cas32(pid_addr, current, me) != current:
+            raise ChannelInUseError(self.path, "host", self._load32(HOST_PID))
         if _native.FALLBACK:
             # No compare-and-swap: the store above was plain. A host attaching at the same moment
             # would have overwritten it; read it back after a moment to find out.
@@ -320,3 +332,12 @@ class Channel:
         except BufferError:
             # A view into the mapping is still held somewhere: leave the mapping to the process's exit.
             pass
+
+
+def _describe_user(uid):
+    """"user NAME (uid N)", as Kaze.Core words it; "uid N" when the name is unknown."""
+    try:
+        import pwd
+        return "user %s (uid %d)" % (pwd.getpwuid(uid).pw_name, uid)
+    except (ImportError, KeyError):
+        return "uid %d" % uid

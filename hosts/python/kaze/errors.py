@@ -63,8 +63,14 @@ class ChannelVersionError(ChannelFormatError):
 
 
 class ChannelInUseError(ChannelError):
-    def __init__(self, path, role, pid):
-        super().__init__("%s: channel is in use by a live %s process, pid %d" % (path, role, pid), path)
+    def __init__(self, path, role, pid, state=None):
+        if state is None:
+            message = "%s: channel is in use by a live %s process, pid %d" % (path, role, pid)
+        else:
+            # A channel serves one host: its host came and went (state is kaze status's word).
+            message = ("%s: channel already served its host, pid %d, which %s (state %s); a channel serves one host: "
+                       "start the program under its own `kaze run`" % (path, pid, "closed its end" if state == "closed" else "is gone", state))
+        super().__init__(message, path)
         self.owner_pid = pid
 
 

@@ -98,20 +98,26 @@ class ChannelFileTests(unittest.TestCase):
         self.refused(header(host_pid=other.pid, host_state=1, host_start=st), kaze.ChannelInUseError,
                      "%%(path)s: channel is in use by a live host process, pid %d" % other.pid)
 
-    def test_attach_takes_over_from_a_dead_or_closed_host_and_close_sets_state_2(self):
+    def test_a_channel_serves_one_host_even_after_it_closed_or_died(self):
         other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
         self.addCleanup(other.wait)
         self.addCleanup(other.kill)
-        for host_pid, host_state in ((0, 0), (other.pid, 2), (999999, 1)):
-            name, path = self.write(header(host_pid=host_pid, host_state=host_state), 4096 + 1024 + 2 * CAP)
-            client = kaze.Client.connect(kaze.Endpoint(name, 1, os.getpid()))
-            with open(path, "rb") as f:
-                pid, state = struct.unpack_from("<iI", f.read(264), 256)
-            self.assertEqual((pid, state), (os.getpid(), 1))
-            client.close()
-            with open(path, "rb") as f:
-                self.assertEqual(struct.unpack_from("<I", f.read(264), 260)[0], 2)
-            self.assertTrue(os.path.exists(path), "the host must never delete the channel file")
+        for host_pid, host_state, state in ((other.pid, 2, "closed"), (999999, 1, "host-gone")):
+            which = "closed its end" if state == "closed" else "is gone"
+            self.refused(header(host_pid=host_pid, host_state=host_state), kaze.ChannelInUseError,
+                         "%%(path)s: channel already served its host, pid %d, which %s (state %s); a channel serves one host: "
+                         "start the program under its own `kaze run`" % (host_pid, which, state))
+
+    def test_attach_to_a_fresh_channel_and_close_sets_state_2(self):
+        name, path = self.write(header(host_pid=0, host_state=0), 4096 + 1024 + 2 * CAP)
+        client = kaze.Client.connect(kaze.Endpoint(name, 1, os.getpid()))
+        with open(path, "rb") as f:
+            pid, state = struct.unpack_from("<iI", f.read(264), 256)
+        self.assertEqual((pid, state), (os.getpid(), 1))
+        client.close()
+        with open(path, "rb") as f:
+            self.assertEqual(struct.unpack_from("<I", f.read(264), 260)[0], 2)
+        self.assertTrue(os.path.exists(path), "the host must never delete the channel file")
 
 
 class EnvironmentTests(unittest.TestCase):

@@ -24,6 +24,9 @@ internal static class RunCommand
     /// <summary>sysexits.h EX_UNAVAILABLE: the listen address cannot be bound.</summary>
     public const int CannotListen = 69;
 
+    /// <summary>sysexits.h EX_PROTOCOL: the host wrote impossible positions or lengths into the channel, which kaze closed.</summary>
+    public const int ChannelCorrupt = 76;
+
     public static Command Create()
     {
         var flags = new SidecarFlags();
@@ -40,7 +43,7 @@ internal static class RunCommand
             CaptureRemainingTokens = true,
         };
 
-        var run = new Command("run", "Run a host program with a sidecar: the program gets KAZE_CHANNEL, KAZE_IDENT and KAZE_SIDECAR_PID in its environment, keeps the terminal, and kaze exits with its exit code (128+N if signal N ended it; 127 command not found; 126 not executable; 73 channel cannot be created; 69 the --listen address given or the --http-port cannot be bound; 2 bad options, configuration or plugin; 70 cannot start for another reason).");
+        var run = new Command("run", "Run a host program with a sidecar: the program gets KAZE_CHANNEL, KAZE_IDENT and KAZE_SIDECAR_PID in its environment, keeps the terminal, and kaze exits with its exit code (128+N if signal N ended it; 127 command not found; 126 not executable; 73 channel cannot be created; 69 the --listen address given or the --http-port cannot be bound; 2 bad options, configuration or plugin; 70 cannot start for another reason; 76 the host corrupted the channel).");
         foreach (Option option in flags.All)
         {
             run.Options.Add(option);
@@ -147,10 +150,22 @@ internal static class RunCommand
         }
 
         int code;
+        Task<ChannelStatus> hostEnded = node.HostEnded;
         using (HostProcess host = started.Process!)
         {
-            Task first = await Task.WhenAny(host.Exited, stopRequested.Task).ConfigureAwait(false);
-            if (first == host.Exited)
+            Task first = await Task.WhenAny(host.Exited, stopRequested.Task, hostEnded).ConfigureAwait(false);
+            if (first == hostEnded && !host.HasExited)
+            {
+                // The host's end of the channel is over (it closed it, its process is gone, or it
+                // corrupted the ring and kaze closed it): kaze ends too (docs/host-protocol.md 5).
+                // The program has the grace period to exit by itself, then it is killed.
+                RunLog.HostEndClosed(logger, hostEnded.Result.ToString(), settings.Grace.TotalMilliseconds);
+                first = await Task.WhenAny(host.Exited, stopRequested.Task, Task.Delay(settings.Grace)).ConfigureAwait(false);
+                code = first == host.Exited
+                    ? await host.Exited.ConfigureAwait(false)
+                    : await host.StopAsync(TimeSpan.Zero, null).ConfigureAwait(false);
+            }
+            else if (first != stopRequested.Task)
             {
                 code = await host.Exited.ConfigureAwait(false);
             }
@@ -167,6 +182,13 @@ internal static class RunCommand
 
         node.ReportHostExit(code);
         await app.StopAsync().ConfigureAwait(false);
+        if (hostEnded.IsCompletedSuccessfully && hostEnded.Result == ChannelStatus.Corrupt)
+        {
+            // The corruption was logged when it was found (one line naming the field); the host's own code follows it.
+            RunLog.ExitingCorrupt(logger, code, ChannelCorrupt);
+            return ChannelCorrupt;
+        }
+
         return code;
     }
 }
@@ -178,4 +200,10 @@ internal static partial class RunLog
 
     [LoggerMessage(EventId = 302, Level = LogLevel.Information, Message = "{Signal} received: asking the host to exit, SIGKILL in {GraceMs} ms")]
     public static partial void Stopping(ILogger logger, string signal, double graceMs);
+
+    [LoggerMessage(EventId = 303, Level = LogLevel.Debug, Message = "The host's end of the channel ended ({Status}) while its process runs: SIGKILL unless it exits within {GraceMs} ms")]
+    public static partial void HostEndClosed(ILogger logger, string status, double graceMs);
+
+    [LoggerMessage(EventId = 304, Level = LogLevel.Error, Message = "The host corrupted the channel (exit code {HostCode}): kaze exits {Code}")]
+    public static partial void ExitingCorrupt(ILogger logger, int hostCode, int code);
 }

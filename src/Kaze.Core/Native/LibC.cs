@@ -48,6 +48,59 @@ internal static unsafe partial class LibC
     [LibraryImport(Lib, EntryPoint = "close", SetLastError = true)]
     public static partial int Close(int fd);
 
+    [LibraryImport(Lib, EntryPoint = "geteuid")]
+    public static partial uint GetEffectiveUserId();
+
+    [LibraryImport(Lib, EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Statx(int dirfd, string path, int flags, uint mask, byte* buffer);
+
+    private const int AtFdCwd = -100;
+    private const int AtSymlinkNoFollow = 0x100;
+    private const int AtEmptyPath = 0x1000;
+    private const uint StatxUid = 0x8;
+    // struct statx: u32 stx_mask, u32 stx_blksize, u64 stx_attributes, u32 stx_nlink, u32 stx_uid: the same on every architecture.
+    private const int StatxUidOffset = 20;
+
+    /// <summary>The owner of <paramref name="path"/> itself (a symbolic link is not followed); false if it cannot be read.</summary>
+    public static bool TryGetOwner(string path, out uint uid)
+    {
+        byte* buffer = stackalloc byte[256];
+        if (Statx(AtFdCwd, path, AtSymlinkNoFollow, StatxUid, buffer) != 0)
+        {
+            uid = 0;
+            return false;
+        }
+
+        uid = *(uint*)(buffer + StatxUidOffset);
+        return true;
+    }
+
+    /// <summary>The owner of the open file <paramref name="fd"/>; false if it cannot be read.</summary>
+    public static bool TryGetOwner(Microsoft.Win32.SafeHandles.SafeFileHandle fd, out uint uid)
+    {
+        byte* buffer = stackalloc byte[256];
+        bool added = false;
+        try
+        {
+            fd.DangerousAddRef(ref added);
+            if (Statx((int)fd.DangerousGetHandle(), "", AtEmptyPath, StatxUid, buffer) != 0)
+            {
+                uid = 0;
+                return false;
+            }
+        }
+        finally
+        {
+            if (added)
+            {
+                fd.DangerousRelease();
+            }
+        }
+
+        uid = *(uint*)(buffer + StatxUidOffset);
+        return true;
+    }
+
     /// <summary>pidfd_open(2): a descriptor that becomes readable when the process exits (Linux 5.3+); -1 if unavailable.</summary>
     public static int PidFdOpen(int pid) => (int)Syscall(434, (int*)(nint)pid, 0, 0, null, null, 0);
 }

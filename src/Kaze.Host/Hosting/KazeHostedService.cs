@@ -19,6 +19,8 @@ internal sealed class KazeHostedService : IHostedService
     private KazeClient? _client;
     private CancellationTokenRegistration _exitRegistration;
     private volatile bool _stopping;
+    // 1 once this service has asked the application to stop (the exit request or the channel's end, whichever first).
+    private int _stopRequested;
 
     public KazeHostedService(IServiceProvider services, IHostApplicationLifetime lifetime, ILoggerFactory? loggerFactory = null)
     {
@@ -42,8 +44,17 @@ internal sealed class KazeHostedService : IHostedService
             static s =>
             {
                 var self = (KazeHostedService)s!;
-                HostLog.StoppingOnExitRequest(self._logger);
-                self._lifetime.StopApplication();
+                // Also cancelled when the channel ends (its status is set first): say which.
+                Task<ChannelStatus> completion = self._client!.Completion;
+                if (completion.IsCompleted)
+                {
+                    self.OnChannelEnded(completion.Result);
+                }
+                else if (Interlocked.Exchange(ref self._stopRequested, 1) == 0)
+                {
+                    HostLog.StoppingOnExitRequest(self._logger);
+                    self._lifetime.StopApplication();
+                }
             },
             this);
         _ = client.Completion.ContinueWith(
@@ -67,7 +78,7 @@ internal sealed class KazeHostedService : IHostedService
 
     private void OnChannelEnded(ChannelStatus status)
     {
-        if (_stopping)
+        if (_stopping || Interlocked.Exchange(ref _stopRequested, 1) != 0)
         {
             return;
         }

@@ -31,11 +31,18 @@ internal sealed class KazeLoggerAttachment(KazeLoggerProvider provider, IService
 
     public Task StartedAsync(CancellationToken cancellationToken)
     {
-        // None without AddKazeHost: the app may attach a client of its own.
+        // None without AddKazeHost: the app may have attached a client of its own by now.
         KazeClient? client = services.GetService<KazeClient>();
         if (client is not null && !provider.IsAttached)
         {
             provider.Attach(client);
+        }
+
+        if (!provider.IsAttached)
+        {
+            // Records would wait in the queue for a client that never comes: say so at start.
+            throw new InvalidOperationException(
+                "logging.AddKaze() sends log records through a KazeClient, and the application has none: call services.AddKazeHost(), or attach your client with KazeLoggerProvider.Attach(client) before the application has started.");
         }
 
         return Task.CompletedTask;

@@ -84,4 +84,8 @@ internal sealed class InMemoryTransport : IHostTransport
     }
 
     public void Dispose() => Close();
+
+    public string? Corruption => null;
+
+    public void Detach() => Close();
 }

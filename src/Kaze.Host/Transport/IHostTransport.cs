@@ -45,4 +45,13 @@ internal interface IHostTransport : IDisposable
 
     /// <summary>Marks this end closed and wakes every waiter; the reader still drains what was sent before.</summary>
     void Close();
+
+    /// <summary>Why the channel was found corrupt (ring, field, value, what was allowed); null while it is sound.</summary>
+    string? Corruption { get; }
+
+    /// <summary>
+    /// Closes without unmapping: for when a thread that may still touch the mapping did not stop
+    /// in time. The mapping goes with the process.
+    /// </summary>
+    void Detach();
 }

@@ -133,7 +133,8 @@ internal sealed class RecordSender : IDisposable
     public Task WaitForEmptyAsync(CancellationToken ct) => WaitAsync(static s => s._overflow.Count == 0, ct);
 
     /// <summary>Refuses further writes, drops what is queued and stops the drainer.</summary>
-    public void Close()
+    /// <returns>Whether the drainer has stopped (false: it may still touch the ring, so keep the mapping).</returns>
+    public bool Close()
     {
         _stopping = true;
         lock (_lock)
@@ -142,10 +143,7 @@ internal sealed class RecordSender : IDisposable
         }
 
         _drainSignal.Release();
-        if (Thread.CurrentThread != _drainer)
-        {
-            _drainer.Join(TimeSpan.FromSeconds(5));
-        }
+        return Thread.CurrentThread == _drainer || _drainer.Join(TimeSpan.FromSeconds(5));
     }
 
     public void Dispose() => Close();

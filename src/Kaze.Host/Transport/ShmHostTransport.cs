@@ -58,6 +58,10 @@ internal sealed class ShmHostTransport : IHostTransport
 
     public void Close() => _channel.Close();
 
+    public string? Corruption => _channel.Corruption;
+
+    public void Detach() => _channel.Abandon();
+
     // On the host side Dispose unmaps and never deletes the file: that is the sidecar's.
     public void Dispose() => _channel.Dispose();
 }

@@ -205,7 +205,7 @@ public sealed class HostProcess : IDisposable
         }
 
         _forwarder?.Dispose();
-        if (!HasExited && _signaller.Send(SIGKILL))
+        if (!HasExited && KillWithDescendants())
         {
             Log.KilledOnDispose(_logger, Pid);
         }
@@ -378,6 +378,23 @@ public sealed class HostProcess : IDisposable
 
     private void AbortGrace() => _abortGrace.Cancel();
 
+    /// <summary>
+    /// SIGKILLs the child and every descendant it has now (a shell's children, a host's workers):
+    /// listed before the child dies, since they are reparented to init the moment it does.
+    /// </summary>
+    private bool KillWithDescendants()
+    {
+        List<int> descendants = ProcessTree.Descendants(Pid);
+        bool sent = _signaller.Send(SIGKILL);
+        int killed = ProcessTree.Kill(descendants, SIGKILL);
+        if (killed > 0)
+        {
+            Log.KilledDescendants(_logger, Pid, killed);
+        }
+
+        return sent;
+    }
+
     private void OnExited(int exitCode)
     {
         _signaller.MarkExited();
@@ -418,7 +435,7 @@ public sealed class HostProcess : IDisposable
                 Log.GraceExpired(_logger, Pid, grace);
             }
 
-            _signaller.Send(SIGKILL);
+            KillWithDescendants();
         }
 
         // SIGKILL cannot be caught or ignored: this wait ends once the kernel has torn the child down.

@@ -34,4 +34,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 109, Level = LogLevel.Warning, Message = "Stop of host process {Pid} no longer graceful: cancelled; sending SIGKILL")]
     public static partial void StopCancelled(ILogger logger, int pid);
+
+    [LoggerMessage(EventId = 110, Level = LogLevel.Warning, Message = "SIGKILL sent to {Count} descendants of host process {Pid} too")]
+    public static partial void KilledDescendants(ILogger logger, int pid, int count);
 }

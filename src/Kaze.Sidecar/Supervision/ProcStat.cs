@@ -31,6 +31,26 @@ internal readonly record struct ProcStat(int ProcessGroup, int Session, int Term
         return TryParse(text, out stat);
     }
 
+    /// <summary>Reads the parent pid (field 4) of /proc/&lt;pid&gt;/stat; false if the process or /proc is not there.</summary>
+    public static bool TryReadParent(int pid, out int parent)
+    {
+        parent = 0;
+        string text;
+        try
+        {
+            text = File.ReadAllText("/proc/" + pid.ToString(CultureInfo.InvariantCulture) + "/stat");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+
+        int close = text.LastIndexOf(')');
+        // After ")": state(3) ppid(4).
+        string[] fields = close < 0 ? [] : text[(close + 1)..].Split(' ', 4, StringSplitOptions.RemoveEmptyEntries);
+        return fields.Length >= 2 && int.TryParse(fields[1], NumberStyles.None, CultureInfo.InvariantCulture, out parent);
+    }
+
     /// <summary>
     /// Parses the text of a stat file. The command name (field 2) is in parentheses and may
     /// itself contain spaces and parentheses, so fields are counted from the last ')'.

@@ -56,6 +56,24 @@ public sealed class RunCommandSignalTests(ITestOutputHelper output) : IDisposabl
         KazeRuns.AssertChannelGone(channel, "after SIGTERM to kaze");
     }
 
+    [Theory]
+    [InlineData(15, "SIGTERM")]
+    [InlineData(2, "SIGINT")]
+    public async Task Run_StopSignalWithAPlainKazeClientHost_HostExitsZero(int signal, string name)
+    {
+        string channel = _runs.NewChannel();
+        KazeProcess kaze = _runs.RunTestHost(channel, ["--grace", LongGrace], "serve-plain");
+        await kaze.Stdout.WaitForLineAsync(l => l.StartsWith("plain ready", StringComparison.Ordinal), "Kaze.TestHost serve-plain to connect");
+
+        kaze.Signal(signal);
+        int code = await kaze.WaitForExitAndOutputAsync($"kaze to exit after {name} (the client turns it into its exit request)", WellBeforeGrace);
+
+        // Not 128+N: the forwarded signal reached a KazeClient, which made it the graceful exit.
+        Assert.True(code == 0, $"expected 0 from a plain KazeClient host after {name}, got {code}\n{kaze.Describe()}");
+        Assert.Contains(kaze.Stdout.Lines, l => l.StartsWith("plain exit-requested=True", StringComparison.Ordinal));
+        KazeRuns.AssertChannelGone(channel, $"after {name} to kaze");
+    }
+
     /// <summary>
     /// The exit request on its own: this host ignores every signal, so only the <c>kaze.exit</c>
     /// notify can make it exit before the grace period's SIGKILL.
@@ -112,5 +130,31 @@ public sealed class RunCommandGraceTests(ITestOutputHelper output) : IDisposable
         Assert.True(took >= grace - TimeSpan.FromMilliseconds(50), $"killed after {took.TotalMilliseconds:0} ms, before the {grace.TotalMilliseconds} ms grace period");
         Assert.True(took < TimeSpan.FromSeconds(5), $"took {took.TotalMilliseconds:0} ms to stop after a {grace.TotalMilliseconds} ms grace period");
         KazeRuns.AssertChannelGone(channel, "after the child was SIGKILLed at the end of the grace period");
+    }
+
+    [Fact]
+    public async Task Run_GraceOverForAHostWithChildren_TheSigkillReachesTheChildrenToo()
+    {
+        string channel = _runs.NewChannel();
+        // The shell's child ignores every stop signal too (inherited); only SIGKILL ends it, and it
+        // would live on, reparented to init, if the SIGKILL reached the shell alone.
+        KazeProcess kaze = _runs.RunSh(channel, ["--grace", "500ms"], """
+            trap '' TERM INT QUIT HUP
+            sleep 120 &
+            echo "grandchild $!"
+            echo "ready $$"
+            wait
+            """);
+        await _runs.WaitForReadyChildAsync(kaze, "the shell to start its child");
+        string line = await kaze.Stdout.WaitForLineAsync(l => l.StartsWith("grandchild ", StringComparison.Ordinal), "the shell's child's pid");
+        int grandchild = int.Parse(line["grandchild ".Length..], System.Globalization.CultureInfo.InvariantCulture);
+
+        kaze.Signal(Posix.SIGTERM);
+        int code = await kaze.WaitForExitAsync("kaze to SIGKILL the shell after --grace 500ms");
+
+        Assert.True(code == 128 + Posix.SIGKILL, $"expected 137, got {code}\n{kaze.Describe()}");
+        await Eventually.True(() => !Posix.IsRunning(grandchild), $"the shell's child (pid {grandchild}) to be gone after the grace period's SIGKILL", details: kaze.Describe);
+        output.WriteLine($"the shell's child {grandchild} is gone after the grace SIGKILL");
+        KazeRuns.AssertChannelGone(channel, "after the grace period's SIGKILL");
     }
 }

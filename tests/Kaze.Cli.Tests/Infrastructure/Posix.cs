@@ -10,6 +10,10 @@ internal static partial class Posix
 
     private const int ESRCH = 3;
 
+    /// <summary>geteuid(2).</summary>
+    [LibraryImport("libc", EntryPoint = "geteuid")]
+    public static partial uint GetEffectiveUserId();
+
     /// <summary>Sends <paramref name="signal"/> to <paramref name="pid"/>; false if no such process.</summary>
     public static bool Kill(int pid, int signal)
     {

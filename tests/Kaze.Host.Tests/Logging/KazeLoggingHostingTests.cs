@@ -53,6 +53,35 @@ public sealed class KazeLoggingHostingTests : IAsyncLifetime
         Assert.True(host.Services.GetRequiredService<KazeLoggerProvider>().IsAttached);
     }
 
+    [Fact]
+    public async Task AddKaze_WithoutAClient_FailsAtStartWithAMessage()
+    {
+        using IHost host = new HostBuilder()
+            .ConfigureServices(services => services.AddLogging(logging => logging.AddKaze()))
+            .Build();
+
+        var e = await Assert.ThrowsAsync<InvalidOperationException>(() => host.StartAsync().Within("the host to fail its start"));
+
+        Assert.Contains("services.AddKazeHost()", e.Message, StringComparison.Ordinal);
+        Assert.Contains("KazeLoggerProvider.Attach(client)", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AddKaze_WithAClientAttachedByTheApp_Starts()
+    {
+        await using KazeClient client = _sidecar.CreateClient();
+        using IHost host = new HostBuilder()
+            .ConfigureServices(services => services.AddLogging(logging => logging.AddKaze()))
+            .Build();
+        host.Services.GetRequiredService<KazeLoggerProvider>().Attach(client);
+
+        await host.StartAsync().Within("the host to start");
+
+        host.Services.GetRequiredService<ILogger<KazeLoggingHostingTests>>().LogWarning("own client");
+        await _sidecar.WaitForSentAsync(p => LogBody.IsLog(p) && Bytes.Text(p.Body).Contains("own client", StringComparison.Ordinal)).Within("the record sent through the app's own client");
+        await host.StopAsync().Within("the host to stop");
+    }
+
     private IHost Build(Action<IServiceCollection> configure) =>
         new HostBuilder()
             .ConfigureServices(services =>

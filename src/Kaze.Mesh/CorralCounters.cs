@@ -15,6 +15,7 @@ public sealed class CorralCounters
     internal long Sends;
     internal long Undelivered;
     internal long Full;
+    internal long Spoofed;
     internal long InHandshake;
 
     // Indexed by ConnectionFailure.
@@ -58,6 +59,9 @@ public sealed class CorralCounters
 
     /// <summary>Sends refused with <see cref="SendResult.QueueFull"/>.</summary>
     public long QueueFull => Volatile.Read(ref Full);
+
+    /// <summary>Packets dropped because their srcIdent was not the ident of the peer's certificate (TLS), and the peer may not relay.</summary>
+    public long SpoofedSourceDropped => Volatile.Read(ref Spoofed);
 
     /// <summary>Failed attempts and closed connections for <paramref name="reason"/>.</summary>
     /// <param name="reason">The reason.</param>

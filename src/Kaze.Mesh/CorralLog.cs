@@ -47,4 +47,7 @@ internal static partial class CorralLog
 
     [LoggerMessage(EventId = 413, Level = LogLevel.Error, Message = "The connection with {Peer} failed unexpectedly")]
     public static partial void Unexpected(ILogger logger, Exception exception, string peer);
+
+    [LoggerMessage(EventId = 414, Level = LogLevel.Warning, Message = "Dropped a packet from {Peer}: its srcIdent {Claimed} is not the ident of the peer's certificate, and the certificate does not allow relaying{Suppressed}")]
+    public static partial void SpoofedSource(ILogger logger, string peer, string claimed, string suppressed);
 }

@@ -55,6 +55,9 @@ public sealed class PeerCorral : IAsyncDisposable
     // Log lines about bad peers, rate-limited per reason (indexed by ConnectionFailure); the counters count every event.
     private readonly LogRateLimiter[] _refusalLogs;
 
+    // Log lines about packets with another node's srcIdent (identity binding under TLS).
+    private readonly LogRateLimiter _spoofLog = new();
+
     // Connections in _connections (Interlocked): for MaxConnections at accept.
     private int _connectionCount;
 
@@ -421,6 +424,16 @@ public sealed class PeerCorral : IAsyncDisposable
         if (_connections.TryRemove(connection, out _))
         {
             Interlocked.Decrement(ref _connectionCount);
+        }
+    }
+
+    /// <summary>A packet whose srcIdent is not its TLS peer's ident, from a peer that may not relay: counted, logged at a bounded rate (the caller drops it).</summary>
+    internal void DroppedSpoofed(string peer, uint claimed)
+    {
+        Interlocked.Increment(ref Counters.Spoofed);
+        if (_spoofLog.TryAcquire(out long suppressed))
+        {
+            CorralLog.SpoofedSource(Logger, peer, new Ident(claimed).ToString(), SuppressedNote(suppressed));
         }
     }
 

@@ -248,6 +248,8 @@ internal sealed class PeerReceiver : IDisposable
     {
         int maxFrame = _connection.MaxFrameSize;
         var session = _connection.Session;
+        // With TLS, the only srcIdent a peer that may not relay can send: its certificate's (0: any).
+        uint bound = _connection.Tls?.Peer is { Relay: false, Ident: { } certified } ? certified.Value : 0;
         TcpFrameReadResult frame;
         while ((frame = _frames.Next(maxFrame, completed, out int length)).IsComplete)
         {
@@ -261,6 +263,14 @@ internal sealed class PeerReceiver : IDisposable
                 failure = ConnectionFailure.BadFrame;
                 reason = $"a {bodyType} frame after the handshake";
                 return false;
+            }
+
+            if (bound != 0 && packet.Header.SrcIdent != bound)
+            {
+                // Identity binding: a peer speaks for itself unless its certificate allows relaying.
+                _connection.Corral.DroppedSpoofed(_connection.Describe(), packet.Header.SrcIdent);
+                packet.Dispose();
+                continue;
             }
 
             _decoded.Add(packet);

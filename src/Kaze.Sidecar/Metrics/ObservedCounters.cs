@@ -38,7 +38,7 @@ internal sealed class ObservedCounters
         Meter meter = kaze.Meter;
         meter.CreateObservableCounter("kaze_packets", Packets, "{packet}", "Packets moved, by direction: host_to_sidecar and sidecar_to_host through the channel, network_in and network_out as TCP frames (handshake frames included).");
         meter.CreateObservableCounter("kaze_bytes", Bytes, "By", "Bytes moved, by direction: ring records of the channel (host_to_sidecar, sidecar_to_host), TCP frames (network_in, network_out).");
-        meter.CreateObservableCounter("kaze_dropped", Dropped, "{packet}", "Packets dropped, by reason: host_too_large, host_slow, host_closed (on the way to the host), unroutable (notifies and responses with no route, forged kaze.exit), late_response (after the tracker answered RET_TIMEOUT).");
+        meter.CreateObservableCounter("kaze_dropped", Dropped, "{packet}", "Packets dropped, by reason: host_too_large, host_slow, host_closed (on the way to the host), unroutable (notifies and responses with no route, forged kaze.exit), late_response (after the tracker answered RET_TIMEOUT), spoofed_source (with TLS, a peer's packet whose srcIdent is not its certificate's ident, from a peer that may not relay).");
         meter.CreateObservableCounter("kaze_decode_errors", DecodeErrors, "{record}", "Records that were not valid packets, by source: host (a ring record; dropped) and network (a bad TCP frame; the connection is closed).");
         meter.CreateObservableGauge("kaze_ring_fill_bytes", RingFill, "By", "Bytes waiting in each ring of the channel now, by ring (sidecar_to_host, host_to_sidecar).");
         meter.CreateObservableGauge("kaze_ring_capacity_bytes", RingCapacity, "By", "Capacity of each ring of the channel, by ring.");
@@ -46,7 +46,7 @@ internal sealed class ObservedCounters
         meter.CreateObservableGauge("kaze_host_queue_packets", HostQueue, "{packet}", "Packets queued for the host because its ring was full.");
         meter.CreateObservableGauge("kaze_peer_connections", PeerConnections, "{connection}", "Connections to other sidecars that completed the handshake and are open.");
         meter.CreateObservableCounter("kaze_connection_attempts", ConnectionAttempts, "{connection}", "Connections to other sidecars begun, by direction: outbound (dials) and inbound (accepted).");
-        meter.CreateObservableCounter("kaze_connection_failures", ConnectionFailures, "{connection}", "Failed connection attempts and closed connections, by reason (connect_failed, unresolved, handshake_timeout, bad_hello, auth_failed, bad_frame, frame_too_large, peer_closed, duplicate, connection_limit, handshake_limit, slow_frame, receive_budget).");
+        meter.CreateObservableCounter("kaze_connection_failures", ConnectionFailures, "{connection}", "Failed connection attempts and closed connections, by reason (connect_failed, unresolved, handshake_timeout, bad_hello, auth_failed, bad_frame, frame_too_large, peer_closed, duplicate, connection_limit, handshake_limit, slow_frame, receive_budget, tls_failed).");
         meter.CreateObservableCounter("kaze_timeouts", () => Router(static r => r.Timeouts), "{request}", "Requests of the host answered RET_TIMEOUT by the tracker.");
         meter.CreateObservableCounter("kaze_unreachable", () => Router(static r => r.Unreachable), "{request}", "Requests answered RET_UNREACHABLE (no route, or the peer could not be reached).");
         meter.CreateObservableCounter("kaze_resource_exhausted", () => Router(static r => r.ResourceExhausted), "{request}", "Requests answered RET_RESOURCE_EXHAUSTED because a peer's queue was full.");
@@ -109,6 +109,8 @@ internal sealed class ObservedCounters
             values.Add(new(router.Dropped, Reason("unroutable")));
             values.Add(new(router.Late, Reason("late_response")));
         }
+
+        values.Add(new(self._corral.Counters.SpoofedSourceDropped, Reason("spoofed_source")));
 
         return values;
     });

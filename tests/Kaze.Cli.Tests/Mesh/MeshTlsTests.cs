@@ -114,6 +114,42 @@ public sealed class MeshTlsTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task SrcIdentSpoofing_PacketDroppedAndLogged_OwnRequestsAnswered_LegitimateCallsGoOn()
+    {
+        using X509Certificate2 ca = NewCa();
+        await _mesh.StartAsync(
+        [
+            new("0.0.1.1", "--tls", Issue(ca, "0.0.1.1", "n1")),
+            new("0.0.1.2", "--tls", Issue(ca, "0.0.1.2", "n2")),
+        ]);
+        MeshNode n1 = _mesh["0.0.1.1"];
+        MeshNode n2 = _mesh["0.0.1.2"];
+
+        // A member (0.0.1.4, not a relay) sends a request "from 0.0.1.2", then one from itself.
+        Task<CallSummary> meanwhile = n2.CallAsync(n1.Route, 400, inflight: 4);
+        using (RawPeer member = await RawPeer.ConnectTlsAsync(n1.Port, Issue(ca, "0.0.1.4", "member")))
+        {
+            byte[] own = System.Text.Encoding.UTF8.GetBytes("from 0.0.1.4 itself");
+            await member.SendAsync([.. RawFrames.Hello(0x0000_0104), .. RawFrames.EchoRequest(0x0000_0102, 1, "spoofed"u8), .. RawFrames.EchoRequest(0x0000_0104, 2, own)]);
+            (byte[] hello, _) = await member.ReadFrameAsync($"{n1}'s hello", TimeSpan.FromSeconds(10));
+            Assert.Contains("kaze.hello", System.Text.Encoding.ASCII.GetString(hello), StringComparison.Ordinal);
+            (_, byte[] answer) = await member.ReadFrameAsync($"{n1}'s answer to the member's own request", TimeSpan.FromSeconds(10));
+            Assert.Equal(own, answer);
+        }
+
+        CallSummary during = await meanwhile;
+        Assert.True(during.Ok == 400 && during.Mismatches == 0, $"calls from {n2} to {n1} while a member spoofed {n2}'s ident: {during}");
+        string[] lines = await Eventually.UntilAsync(
+            () => Task.FromResult(n1.Kaze.Stderr.Lines.Where(l => l.Contains("its srcIdent 0.0.1.2 is not the ident of the peer's certificate", StringComparison.Ordinal)).ToArray()),
+            l => l.Length > 0,
+            $"a warning about the spoofed srcIdent on {n1}'s stderr",
+            TimeSpan.FromSeconds(10),
+            _ => $"\n{n1.Kaze.Describe()}");
+        output.WriteLine(lines[0]);
+        Assert.Contains("(ident 0.0.1.4)", lines[0], StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task CertificateForAnotherIdent_NodeRefusesToStart()
     {
         using X509Certificate2 ca = NewCa();

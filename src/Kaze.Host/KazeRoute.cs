@@ -17,11 +17,18 @@ public enum KazeRouteKind
 
     /// <summary>Each node of a list once (<c>dstMulticast</c>).</summary>
     Multicast = 3,
+
+    /// <summary>One node registered under a service name, picked by the sender's sidecar among those it can reach (<c>dstName</c>).</summary>
+    Name = 4,
+
+    /// <summary>Every node registered under a service name, this one included if it has the name (<c>dstName</c> with <c>all</c>).</summary>
+    NameBroadcast = 5,
 }
 
 /// <summary>
 /// Where a packet goes, for the <c>SendAsync</c> and <c>CallAsync</c> overloads of <see cref="KazeClient"/>
-/// that take one: one node, one node of a group picked at random, every node of a group, or a list of nodes.
+/// that take one: one node, one node of a group picked at random, every node of a group, a list of
+/// nodes, or one or every node registered under a service name.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -35,6 +42,12 @@ public enum KazeRouteKind
 /// (broadcast, multicast; the sidecar drops the others). When no node of the group can be
 /// reached, the call is answered <see cref="RetCode.Unreachable"/> at once.
 /// </para>
+/// <para>
+/// A service name (<see cref="Name"/>, <see cref="NameBroadcast"/>; docs/discovery.md) is resolved by
+/// the sender's sidecar, from etcd or its static nodes, to the nodes registered under it; one is
+/// picked among those it can reach (round robin), and if it fails before anything was sent the call
+/// goes to another. No member left: <see cref="RetCode.Unreachable"/> at once.
+/// </para>
 /// <para>The default value is <see cref="Node"/>(<see cref="Kaze.Protocol.Ident.Any"/>): this host itself.</para>
 /// </remarks>
 public readonly struct KazeRoute : IEquatable<KazeRoute>
@@ -42,12 +55,16 @@ public readonly struct KazeRoute : IEquatable<KazeRoute>
     // Multicast only: the members, copied from the caller's list; null for every other kind.
     private readonly uint[]? _members;
 
-    private KazeRoute(KazeRouteKind kind, Ident ident, uint mask, uint[]? members)
+    // Name and NameBroadcast only: the service name; null for every other kind.
+    private readonly string? _name;
+
+    private KazeRoute(KazeRouteKind kind, Ident ident, uint mask, uint[]? members, string? name = null)
     {
         Kind = kind;
         Ident = ident;
         Mask = mask;
         _members = members;
+        _name = name;
     }
 
     /// <summary>Which route this is.</summary>
@@ -61,6 +78,9 @@ public readonly struct KazeRoute : IEquatable<KazeRoute>
 
     /// <summary>The nodes of a multicast, in the order given; empty for the other kinds.</summary>
     public IReadOnlyList<Ident> Members => _members is null ? ReadOnlyCollection<Ident>.Empty : Array.ConvertAll(_members, static value => new Ident(value));
+
+    /// <summary>The service name (<see cref="KazeRouteKind.Name"/>, <see cref="KazeRouteKind.NameBroadcast"/>); null for the other kinds.</summary>
+    public string? ServiceName => _name;
 
     /// <summary>One node: what the overloads of <see cref="KazeClient"/> that take an <see cref="Kaze.Protocol.Ident"/> send to.</summary>
     /// <param name="node">The node; <see cref="Kaze.Protocol.Ident.Any"/> for this host itself.</param>
@@ -97,11 +117,26 @@ public readonly struct KazeRoute : IEquatable<KazeRoute>
         return new KazeRoute(KazeRouteKind.Multicast, Ident.Any, 0, Array.ConvertAll(nodes, static node => node.Value));
     }
 
+    /// <summary>
+    /// One node registered under the service name <paramref name="name"/> (this node included, if it
+    /// has the name), picked by this host's sidecar among those it can reach.
+    /// </summary>
+    /// <param name="name">The name: 1-63 characters of a-z 0-9 . - (docs/discovery.md).</param>
+    /// <returns>The route.</returns>
+    /// <exception cref="ArgumentException"><paramref name="name"/> is not a service name; the message says why.</exception>
+    public static KazeRoute Name(string name) => new(KazeRouteKind.Name, Ident.Any, 0, null, CheckName(name));
+
+    /// <summary>Every node registered under the service name <paramref name="name"/>, this node included if it has the name.</summary>
+    /// <param name="name">The name: 1-63 characters of a-z 0-9 . - (docs/discovery.md).</param>
+    /// <returns>The route.</returns>
+    /// <exception cref="ArgumentException"><paramref name="name"/> is not a service name; the message says why.</exception>
+    public static KazeRoute NameBroadcast(string name) => new(KazeRouteKind.NameBroadcast, Ident.Any, 0, null, CheckName(name));
+
     /// <summary>Whether both are the same route (multicast: the same members in the same order).</summary>
     /// <param name="other">The other route.</param>
     /// <returns>True if equal.</returns>
     public bool Equals(KazeRoute other) =>
-        Kind == other.Kind && Ident == other.Ident && Mask == other.Mask &&
+        Kind == other.Kind && Ident == other.Ident && Mask == other.Mask && string.Equals(_name, other._name, StringComparison.Ordinal) &&
         (_members ?? []).AsSpan().SequenceEqual(other._members ?? []);
 
     /// <inheritdoc/>
@@ -114,6 +149,7 @@ public readonly struct KazeRoute : IEquatable<KazeRoute>
         hash.Add(Kind);
         hash.Add(Ident);
         hash.Add(Mask);
+        hash.Add(_name, StringComparer.Ordinal);
         foreach (uint member in _members ?? [])
         {
             hash.Add(member);
@@ -134,13 +170,15 @@ public readonly struct KazeRoute : IEquatable<KazeRoute>
     /// <returns>True if different.</returns>
     public static bool operator !=(KazeRoute left, KazeRoute right) => !left.Equals(right);
 
-    /// <summary>For logs: "0.0.1.2", "random 0.0.1.0/255.255.255.0", "broadcast 0.0.1.0/255.255.255.0", "multicast 0.0.1.2,0.0.1.3".</summary>
+    /// <summary>For logs: "0.0.1.2", "random 0.0.1.0/255.255.255.0", "broadcast 0.0.1.0/255.255.255.0", "multicast 0.0.1.2,0.0.1.3", "name orders", "every orders".</summary>
     /// <returns>The description.</returns>
     public override string ToString() => Kind switch
     {
         KazeRouteKind.Random => $"random {Ident}/{new Ident(Mask)}",
         KazeRouteKind.Broadcast => $"broadcast {Ident}/{new Ident(Mask)}",
         KazeRouteKind.Multicast => "multicast " + string.Join(',', Members),
+        KazeRouteKind.Name => "name " + _name,
+        KazeRouteKind.NameBroadcast => "every " + _name,
         _ => Ident.ToString(),
     };
 
@@ -160,10 +198,20 @@ public readonly struct KazeRoute : IEquatable<KazeRoute>
                 multicast.DstIdents.Add(_members!);
                 header.DstMulticast = multicast;
                 break;
+            case KazeRouteKind.Name:
+            case KazeRouteKind.NameBroadcast:
+                header.DstName = new Hdr.Types.DstName { Name = _name, All = Kind == KazeRouteKind.NameBroadcast };
+                break;
             default:
                 header.DstIdent = Ident.Value;
                 break;
         }
+    }
+
+    private static string CheckName(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        return Kaze.Protocol.ServiceName.IsValid(name, out string? error) ? name : throw new ArgumentException(error, nameof(name));
     }
 
     private static Ident CheckSelector(Ident ident, uint mask)

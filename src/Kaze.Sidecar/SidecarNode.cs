@@ -105,7 +105,7 @@ public sealed class SidecarNode : IAsyncDisposable
             _localGate = new LocalGate(this);
         }
 
-        _router = new Router(_options.Ident, _localGate, _resolver, _mesh, _logger);
+        _router = new Router(_options.Ident, _localGate, _resolver, _mesh, _logger, _options.Names);
         _tracker = new RequestTracker(_options.Ident, SendTrackerAnswer, _router.Counters, _loggerFactory.CreateLogger("Kaze.Tracker"), callDuration: CallDuration);
         // The tracker is the outermost step: a request that a middleware answers itself (a rate
         // limit's RET_RESOURCE_EXHAUSTED, a plugin's own answer, a failed step's RET_UNREACHABLE)

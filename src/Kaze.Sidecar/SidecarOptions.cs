@@ -10,6 +10,9 @@ public sealed class SidecarOptions
     /// <summary>This node's ident. Default 0.0.0.1.</summary>
     public Ident Ident { get; set; } = new(1);
 
+    /// <summary>This node's service names (docs/discovery.md): a packet from the host to one of them may be delivered to the host itself. Default none.</summary>
+    public IReadOnlyList<string> Names { get; set; } = [];
+
     /// <summary>The channel's name; null for "&lt;ident&gt;-&lt;pid&gt;-&lt;8 random hex digits&gt;", unique per sidecar and not guessable by another user.</summary>
     public string? ChannelName { get; set; }
 

@@ -4,7 +4,7 @@ using Kaze.Protocol;
 
 namespace Kaze.MeshHost;
 
-/// <summary>Routes as the control commands write them: node:I, random:I/M, broadcast:I/M, multicast:I,I,...</summary>
+/// <summary>Routes as the control commands write them: node:I, random:I/M, broadcast:I/M, multicast:I,I,..., name:N, every:N</summary>
 internal static class RouteText
 {
     public static bool TryParse(string text, out KazeRoute route, [NotNullWhen(false)] out string? error)
@@ -35,8 +35,14 @@ internal static class RouteText
                 case "multicast":
                     route = KazeRoute.Multicast([.. value.Split(',').Select(part => Ident.Parse(part))]);
                     break;
+                case "name":
+                    route = KazeRoute.Name(value);
+                    break;
+                case "every":
+                    route = KazeRoute.NameBroadcast(value);
+                    break;
                 default:
-                    error = $"'{text}': expected node:, random:, broadcast: or multicast:";
+                    error = $"'{text}': expected node:, random:, broadcast:, multicast:, name: or every:";
                     return false;
             }
         }

@@ -48,8 +48,8 @@ internal static class SendCommand
         };
         var to = new Option<string>("--to")
         {
-            Description = "Required. The destination node: the --via sidecar's own ident, or 0.0.0.0, for its host. Another ident is relayed to that node, but its answer cannot find its way back to this client (it times out): send --via the destination's own sidecar.",
-            HelpName = "IDENT",
+            Description = "Required. The destination: the --via sidecar's own ident, or 0.0.0.0, for its host; or a service name the --via sidecar's node has (--name, docs/discovery.md), e.g. orders (another node's name is answered Unreachable). Another ident is relayed to that node, but its answer cannot find its way back to this client (it times out): send --via the destination's own sidecar.",
+            HelpName = "IDENT|NAME",
         };
         var type = new Option<string>("--type")
         {
@@ -138,6 +138,11 @@ internal static class SendCommand
         await using PeerClient disposeClient = client;
         uint sequence = (uint)Random.Shared.Next(1, int.MaxValue);
         Hdr header = Hdr.CreateRequest(request.To, request.BodyType, sequence, request.TimeoutMs);
+        if (request.ToName is { } name)
+        {
+            header.DstName = new Hdr.Types.DstName { Name = name };
+        }
+
         header.SrcIdent = request.From.Value;
         foreach ((string key, string value) in request.Headers)
         {
@@ -167,7 +172,7 @@ internal static class SendCommand
             }
             catch (OperationCanceledException) when (!ct.IsCancellationRequested)
             {
-                StandardOutput.WriteLine($"timeout: no answer from {request.To} within {request.TimeoutMs} ms");
+                StandardOutput.WriteLine($"timeout: no answer from {request.ToName ?? request.To.ToString()} within {request.TimeoutMs} ms");
                 return TimedOut;
             }
             catch (PeerClientException e)
@@ -211,6 +216,9 @@ internal sealed record SendRequest
 
     public required Ident To { get; init; }
 
+    /// <summary>The service name of --to, or null when it is an ident.</summary>
+    public string? ToName { get; init; }
+
     public required Ident From { get; init; }
 
     public required string BodyType { get; init; }
@@ -243,13 +251,25 @@ internal sealed record SendRequest
         }
 
         Ident toIdent = default;
+        string? toName = null;
         if (to is null)
         {
-            problems.Add("--to IDENT is required: the destination node");
+            problems.Add("--to IDENT or NAME is required: the destination node, or a service name");
         }
         else if (!Ident.TryParse(to, out toIdent, out string? toError))
         {
-            problems.Add("--to: " + toError);
+            if (char.IsAsciiDigit(to.FirstOrDefault()) && to.Count(c => c == '.') == 3)
+            {
+                problems.Add("--to: " + toError);
+            }
+            else if (ServiceName.IsValid(to, out string? nameError))
+            {
+                toName = to;
+            }
+            else
+            {
+                problems.Add($"--to: '{to}' is neither an ident ({toError}) nor a service name ({nameError})");
+            }
         }
 
         TlsCredentials? credentials = null;
@@ -347,6 +367,7 @@ internal sealed record SendRequest
         {
             Via = viaAddress,
             To = toIdent,
+            ToName = toName,
             From = fromIdent,
             BodyType = type!,
             Body = bodyBytes,

@@ -35,7 +35,23 @@ public sealed class KazeSettings
     public bool ListenIsDefault => Equals(Listen, Defaults.Listen);
 
     /// <summary>Static peers.</summary>
-    public IReadOnlyList<KeyValuePair<Ident, NodeAddress>> Nodes => Get(SettingsCatalog.Nodes) ?? [];
+    public IReadOnlyList<KeyValuePair<Ident, NodeAddress>> Nodes => [.. NodeEntries.Select(e => new KeyValuePair<Ident, NodeAddress>(e.Ident, e.Address))];
+
+    /// <summary>Static peers with their service names, as resolver entries.</summary>
+    public IReadOnlyList<NodeEntry> NodeEntries
+    {
+        get
+        {
+            IReadOnlyList<KeyValuePair<Ident, StaticNode>> nodes = Get(SettingsCatalog.Nodes) ?? [];
+            var entries = new List<NodeEntry>(nodes.Count);
+            foreach (KeyValuePair<Ident, StaticNode> node in nodes)
+            {
+                entries.Add(new NodeEntry(node.Key, node.Value.Address) { Names = node.Value.Names, Source = "nodes" });
+            }
+
+            return entries;
+        }
+    }
 
     /// <summary>This node's service names.</summary>
     public IReadOnlyList<string> Names => Get(SettingsCatalog.Names) ?? [];
@@ -136,6 +152,7 @@ public sealed class KazeSettings
             Channel = new ChannelOptions { SidecarToHostCapacity = ringSize, HostToSidecarCapacity = ringSize },
             Grace = Grace,
             WithHost = withHost,
+            Names = Names,
         };
     }
 

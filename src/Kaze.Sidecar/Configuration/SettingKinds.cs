@@ -52,6 +52,50 @@ internal static class SettingKinds
         },
         () => new JsonObject { ["type"] = "string", ["pattern"] = "^.+:[0-9]{1,5}$" });
 
+    /// <summary>A static node's value: HOST:PORT, optionally followed by /NAME[,NAME…] (its service names).</summary>
+    public static ValueShape<StaticNode> StaticNodeValue() => new(
+        "HOST:PORT or HOST:PORT/NAME[,NAME…], e.g. 127.0.0.1:7102/orders",
+        (string text, out StaticNode value, out string error) =>
+        {
+            value = null!;
+            string t = text.Trim();
+            int slash = t.IndexOf('/', StringComparison.Ordinal);
+            string addressText = slash < 0 ? t : t[..slash];
+            if (!NodeAddress.TryParse(addressText.Trim(), out NodeAddress? address, out error))
+            {
+                return false;
+            }
+
+            var names = new List<string>();
+            if (slash >= 0)
+            {
+                foreach (string name in t[(slash + 1)..].Split(',', StringSplitOptions.TrimEntries))
+                {
+                    if (!Kaze.Protocol.ServiceName.IsValid(name, out string? problem))
+                    {
+                        error = problem;
+                        return false;
+                    }
+
+                    if (!names.Contains(name))
+                    {
+                        names.Add(name);
+                    }
+                }
+
+                if (names.Count > SettingsCatalog.MaxNames)
+                {
+                    error = $"'{text}' has {names.Count} names; at most {SettingsCatalog.MaxNames}";
+                    return false;
+                }
+            }
+
+            value = new StaticNode(address!.Value, names);
+            error = "";
+            return true;
+        },
+        () => new JsonObject { ["type"] = "string", ["pattern"] = "^.+:[0-9]{1,5}(/[a-z0-9.-]{1,63}(,[a-z0-9.-]{1,63})*)?$" });
+
     /// <summary>A listen address (port 0: any free port), or "off" (null).</summary>
     public static ValueShape<NodeAddress?> ListenAddress() => new(
         "HOST:PORT (port 0: any free port) or \"off\"",
@@ -368,6 +412,15 @@ internal static class SettingKinds
 
         return pattern.ToString();
     }
+}
+
+/// <summary>A static node: where its sidecar listens and its service names.</summary>
+/// <param name="Address">HOST:PORT.</param>
+/// <param name="Names">Its service names; empty for none.</param>
+public sealed record StaticNode(NodeAddress Address, IReadOnlyList<string> Names)
+{
+    /// <inheritdoc/>
+    public override string ToString() => Names.Count == 0 ? Address.ToString() : $"{Address}/{string.Join(',', Names)}";
 }
 
 /// <summary>The shared secret of the mesh and the file it came from.</summary>

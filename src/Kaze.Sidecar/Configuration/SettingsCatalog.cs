@@ -60,9 +60,9 @@ public static class SettingsCatalog
         ListenAddress());
 
     /// <summary>Static peers.</summary>
-    public static readonly Setting<IReadOnlyList<KeyValuePair<Ident, NodeAddress>>> Nodes = new(
-        "nodes", null, "Static peers: an object of ident → HOST:PORT, e.g. { \"0.0.0.2\": \"127.0.0.1:7102\" }.",
-        new MapShape<Ident, NodeAddress>("ident → HOST:PORT, e.g. { \"0.0.0.2\": \"127.0.0.1:7102\" }", SettingKinds.Ident(allowAny: false).TryParse, new() { ["pattern"] = IdentPattern }, Address()));
+    public static readonly Setting<IReadOnlyList<KeyValuePair<Ident, StaticNode>>> Nodes = new(
+        "nodes", null, "Static peers: an object of ident → HOST:PORT, or HOST:PORT/NAME[,NAME…] to give the node service names, e.g. { \"0.0.0.2\": \"127.0.0.1:7102\", \"0.0.0.3\": \"127.0.0.1:7103/orders\" }.",
+        new MapShape<Ident, StaticNode>("ident → HOST:PORT[/NAME,…], e.g. { \"0.0.0.2\": \"127.0.0.1:7102/orders\" }", SettingKinds.Ident(allowAny: false).TryParse, new() { ["pattern"] = IdentPattern }, StaticNodeValue()));
 
     /// <summary>The most names a node has (an etcd entry holds at most 32).</summary>
     public const int MaxNames = 32;

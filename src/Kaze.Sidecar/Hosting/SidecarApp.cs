@@ -115,9 +115,8 @@ public sealed class SidecarApp : IAsyncDisposable
         builder.Services.AddSingleton<IHostLifetime>(new CommandLifetime());
         // No static peers (`kaze run --listen off`): the ready-made empty table. Building one, even
         // empty, compiles its dictionaries' code on the spot, milliseconds of every start.
-        builder.Services.AddSingleton(sp => new StaticResolver(settings.Nodes.Count == 0
-            ? NodeTable.Empty
-            : NodeTable.Create(settings.Nodes.Select(n => new NodeEntry(n.Key, n.Value) { Source = "nodes" }))));
+        IReadOnlyList<NodeEntry> staticNodes = settings.NodeEntries;
+        builder.Services.AddSingleton(sp => new StaticResolver(staticNodes.Count == 0 ? NodeTable.Empty : NodeTable.Create(staticNodes)));
         // With etcd, its view answers after the static nodes (docs/discovery.md).
         bool withEtcd = settings.Get(SettingsCatalog.EtcdEndpoints) is { Count: > 0 };
         if (withEtcd)
@@ -274,7 +273,7 @@ public sealed class SidecarApp : IAsyncDisposable
         // starts without one more state machine to compile.
         public Task StartAsync(CancellationToken cancellationToken)
         {
-            bool corralStarts = settings.Listen is not null || settings.Nodes.Count > 0 || discovery is not null;
+            bool corralStarts = settings.Listen is not null || settings.NodeEntries.Count > 0 || discovery is not null;
             string? spin = Environment.GetEnvironmentVariable(SpinBudget.MaxSpinVariable);
             if (spin is not null && !SpinBudget.IsValidSetting(spin))
             {
@@ -343,6 +342,8 @@ public sealed class SidecarApp : IAsyncDisposable
             queueFull = result is SendResult.QueueFull or SendResult.TooLarge;
             return result == SendResult.Queued;
         }
+
+        public bool IsAvailable(Ident peer) => !corral.IsBackingOff(peer);
     }
 
     /// <summary>

@@ -30,13 +30,30 @@ internal sealed class Router
     // Weak: an entry lives as long as its copy, so a fan-out that was answered leaves nothing behind.
     private readonly ConditionalWeakTable<Hdr, FanOutGroup> _fanOuts = new();
 
-    public Router(Ident self, IPacketReplier? host, IResolver resolver, IMeshLink? mesh, ILogger logger)
+    // Requests sent to one member of a name or selector, by header (the header now names the member
+    // picked): what they were sent to, so one whose member fails before anything was sent goes to
+    // another. Weak, as _fanOuts.
+    private readonly ConditionalWeakTable<Hdr, Picked> _picked = new();
+
+    // The service names (null: a resolver that knows none) and this node's own names.
+    private readonly INameResolver? _names;
+    private readonly IReadOnlyList<string> _ownNames;
+
+    // Round robin over the members of a name; Interlocked.
+    private uint _nextMember;
+
+    // A request is sent again to another member at most this many times.
+    private const int MaxRetries = 8;
+
+    public Router(Ident self, IPacketReplier? host, IResolver resolver, IMeshLink? mesh, ILogger logger, IReadOnlyList<string>? ownNames = null)
     {
         _self = self;
         _host = host;
         _resolver = resolver;
         _mesh = mesh;
         _logger = logger;
+        _names = resolver as INameResolver;
+        _ownNames = ownNames ?? [];
     }
 
     public RouterCounters Counters { get; } = new();
@@ -74,6 +91,10 @@ internal sealed class Router
                 RouteMulticast(context, header.DstMulticast.DstIdents);
                 return ValueTask.CompletedTask;
 
+            case Hdr.RouteTypeOneofCase.DstName:
+                RouteName(context, header.DstName);
+                return ValueTask.CompletedTask;
+
             default:
                 Unroutable(context, RetCode.Unreachable, "unknown route");
                 return ValueTask.CompletedTask;
@@ -108,13 +129,19 @@ internal sealed class Router
     /// </summary>
     public void Undeliverable(Packet packet, string reason)
     {
+        bool owned = true;
         try
         {
             Hdr header = packet.Header;
-            bool fanOutCopy = header.RouteTypeCase is Hdr.RouteTypeOneofCase.DstBroadcast or Hdr.RouteTypeOneofCase.DstMulticast;
-            if (fanOutCopy && !(_fanOuts.TryGetValue(header, out FanOutGroup? group) && group.LastOut()))
+            bool isCopy = _fanOuts.TryGetValue(header, out FanOutGroup? group);
+            bool fanOutCopy = isCopy || header.RouteTypeCase is Hdr.RouteTypeOneofCase.DstBroadcast or Hdr.RouteTypeOneofCase.DstMulticast;
+            if (fanOutCopy && !(group is not null && group.LastOut()))
             {
                 Interlocked.Increment(ref Counters.NotifiesDropped);
+            }
+            else if (header.ExpectsResponse && !fanOutCopy && NeverSent(reason) && _picked.TryGetValue(header, out Picked? picked) && TrySendToAnother(packet, picked))
+            {
+                owned = false;
             }
             else if (header.ExpectsResponse)
             {
@@ -134,8 +161,88 @@ internal sealed class Router
         }
         finally
         {
-            packet.Dispose();
+            if (owned)
+            {
+                packet.Dispose();
+            }
         }
+    }
+
+    /// <summary>
+    /// Whether the corral gave the packet back without having written any of it: its dial failed
+    /// (PeerSession.DialFailed: "IDENT is unreachable: …") or the node left the mesh
+    /// (EtcdDiscovery: "IDENT left the mesh …"). Only such a request may go to another member: one
+    /// lost while being written may have arrived.
+    /// </summary>
+    private static bool NeverSent(string reason) =>
+        reason.Contains(" is unreachable: ", StringComparison.Ordinal) || reason.Contains(" left the mesh", StringComparison.Ordinal);
+
+    /// <summary>A request whose member failed before anything was sent: to another member it can reach (never the one that failed), or false.</summary>
+    private bool TrySendToAnother(Packet packet, Picked picked)
+    {
+        Hdr header = packet.Header;
+        if (Interlocked.Increment(ref picked.Retries) > MaxRetries || _mesh is null)
+        {
+            return false;
+        }
+
+        var failed = new Ident(header.DstIdent);
+        IReadOnlyList<Ident> members;
+        bool selfMember;
+        if (picked.Name is { } name)
+        {
+            members = _names?.ResolveName(name) ?? [];
+            selfMember = _host is not null && HasOwnName(name);
+        }
+        else
+        {
+            ValueTask<IReadOnlyList<Ident>> match = _resolver.MatchAsync(new Ident(picked.Ident), picked.Mask);
+            if (!match.IsCompletedSuccessfully)
+            {
+                // Not answered from memory: not waited for here (this runs on the corral's thread).
+                _ = match.AsTask().ContinueWith(static t => _ = t.Exception, TaskScheduler.Default);
+                return false;
+            }
+
+            members = match.Result;
+            selfMember = _host is not null && _self.Matches(new Ident(picked.Ident), picked.Mask);
+        }
+
+        int count = members.Count;
+        uint start = Interlocked.Increment(ref _nextMember);
+        for (int i = 0; i < count; i++)
+        {
+            Ident candidate = members[(int)((start + (uint)i) % (uint)count)];
+            if (candidate == failed || candidate == _self || !_mesh.IsAvailable(candidate))
+            {
+                continue;
+            }
+
+            header.DstIdent = candidate.Value;
+            if (_mesh.TrySend(candidate, packet, out _))
+            {
+                Interlocked.Increment(ref Counters.Retried);
+                return true;
+            }
+        }
+
+        if (selfMember && _host is not null)
+        {
+            Interlocked.Increment(ref Counters.Retried);
+            if (_host.TrySend(packet))
+            {
+                Interlocked.Increment(ref Counters.LocalDeliveries);
+            }
+            else
+            {
+                Interlocked.Increment(ref Counters.NotifiesDropped);
+            }
+
+            return true;
+        }
+
+        header.DstIdent = failed.Value;
+        return false;
     }
 
     private void DeliverLocal(PacketContext context)
@@ -203,19 +310,146 @@ internal sealed class Router
             return;
         }
 
-        int pick = Random.Shared.Next(count);
-        if (pick == nodes.Count)
+        // A random start, then the first member that can be reached: members in backoff are skipped.
+        int start = Random.Shared.Next(count);
+        PickAmong(context, nodes, selfMatches, (uint)start, null, selector, "no matching node reachable");
+    }
+
+    /// <summary>
+    /// A packet for one member of a name or selector: the first, from <paramref name="start"/> on
+    /// (wrapping), that can take it — this node's host (<paramref name="selfMember"/>, or this node
+    /// among <paramref name="members"/>), or a peer not in backoff whose queue takes it. The packet
+    /// goes on as dstIdent of the member picked; a request is remembered (<see cref="_picked"/>) so
+    /// that it can go to another member if that one fails before anything was sent.
+    /// </summary>
+    private void PickAmong(PacketContext context, IReadOnlyList<Ident> members, bool selfMember, uint start, string? name, Hdr.Types.DstMask? selector, string none)
+    {
+        Hdr header = context.Header;
+        int count = members.Count + (selfMember ? 1 : 0);
+        bool sawFull = false;
+        Picked? picked = null;
+        for (int i = 0; i < count; i++)
         {
-            DeliverLocal(context);
+            int index = (int)((start + (uint)i) % (uint)count);
+            Ident candidate = index < members.Count ? members[index] : _self;
+            if (candidate == _self)
+            {
+                if (_host is null)
+                {
+                    continue;
+                }
+
+                if (header.RouteTypeCase == Hdr.RouteTypeOneofCase.DstIdent)
+                {
+                    // Rewritten for a member that could not take it.
+                    header.DstIdent = _self.Value;
+                }
+
+                DeliverLocal(context);
+                return;
+            }
+
+            if (_mesh is null || !_mesh.IsAvailable(candidate))
+            {
+                continue;
+            }
+
+            if (header.ExpectsResponse && picked is null)
+            {
+                // Before the send: the corral may give the packet back on another thread at once.
+                picked = name is not null ? new Picked(name, 0, 0) : new Picked(null, selector!.Ident, selector.Mask);
+                _picked.AddOrUpdate(header, picked);
+            }
+
+            header.DstIdent = candidate.Value;
+            if (_mesh.TrySend(candidate, context.Packet, out bool queueFull))
+            {
+                context.TakePacket();
+                Interlocked.Increment(ref Counters.Forwarded);
+                context.Outcome = PacketOutcome.Forwarded;
+                return;
+            }
+
+            sawFull |= queueFull;
         }
-        else if (nodes[pick] == _self)
+
+        Unroutable(context, sawFull ? RetCode.ResourceExhausted : RetCode.Unreachable, none);
+    }
+
+    /// <summary>
+    /// A packet to a service name (docs/discovery.md): from this node's host, to one member picked
+    /// round robin among those that can be reached, or to every member; from the network (no Kaze
+    /// sidecar sends that: it sends names on as idents) to this node's host if it has the name.
+    /// </summary>
+    private void RouteName(PacketContext context, Hdr.Types.DstName route)
+    {
+        string name = route.Name;
+        if (context.Origin == PacketOrigin.Network)
         {
-            DeliverLocal(context);
+            if (HasOwnName(name))
+            {
+                DeliverLocal(context);
+            }
+            else
+            {
+                Unroutable(context, RetCode.Unreachable, "not a member of the name");
+            }
+
+            return;
         }
-        else
+
+        // Empty for a name nobody has, or one that is not a valid name (the resolver checks).
+        IReadOnlyList<Ident> members = _names?.ResolveName(name) ?? [];
+        bool ownName = HasOwnName(name);
+        bool selfListed = Contains(members, _self);
+        if (route.All)
         {
-            Forward(context, nodes[pick]);
+            var targets = new List<Ident>(members.Count);
+            foreach (Ident member in members)
+            {
+                if (member != _self)
+                {
+                    targets.Add(member);
+                }
+            }
+
+            FanOut(context, targets, includeLocal: _host is not null && (ownName || selfListed), byIdent: true);
+            return;
         }
+
+        if (members.Count == 0 && !ownName)
+        {
+            Unroutable(context, RetCode.Unreachable, "no node has the name");
+            return;
+        }
+
+        PickAmong(context, members, ownName && !selfListed, Interlocked.Increment(ref _nextMember), name, null, "no node with the name reachable");
+    }
+
+    private bool HasOwnName(string name)
+    {
+        foreach (string own in _ownNames)
+        {
+            if (string.Equals(own, name, StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static bool Contains(IReadOnlyList<Ident> members, Ident ident)
+    {
+        for (int i = 0; i < members.Count; i++)
+        {
+            if (members[i] == ident)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private async ValueTask RouteBroadcastAsync(PacketContext context, Hdr.Types.DstMask selector)
@@ -256,7 +490,7 @@ internal sealed class Router
         FanOut(context, targets, local);
     }
 
-    private void FanOut(PacketContext context, List<Ident> targets, bool includeLocal)
+    private void FanOut(PacketContext context, List<Ident> targets, bool includeLocal, bool byIdent = false)
     {
         if (targets.Count == 0 && !includeLocal)
         {
@@ -272,6 +506,12 @@ internal sealed class Router
         foreach (Ident target in targets)
         {
             Packet copy = Packet.Create(header.Clone(), context.Packet.BodySpan);
+            if (byIdent)
+            {
+                // A name's members: each copy goes on as a packet to that member.
+                copy.Header.DstIdent = target.Value;
+            }
+
             if (group is not null)
             {
                 _fanOuts.AddOrUpdate(copy.Header, group);
@@ -325,6 +565,19 @@ internal sealed class Router
         }
     }
 
+    /// <summary>What a request for one member was sent to: a name, or a selector (ident, mask); and how often it went to another member since.</summary>
+    private sealed class Picked(string? name, uint ident, uint mask)
+    {
+        public string? Name { get; } = name;
+
+        public uint Ident { get; } = ident;
+
+        public uint Mask { get; } = mask;
+
+        // Interlocked.
+        public int Retries;
+    }
+
     /// <summary>The copies of one fan-out request not yet known to have failed.</summary>
     private sealed class FanOutGroup(int copies)
     {
@@ -334,12 +587,20 @@ internal sealed class Router
         public bool LastOut() => Interlocked.Decrement(ref _out) == 0;
     }
 
+    // A name from a packet, for a log line: at most 63 characters, controls escaped.
+    private static string Printable(string name)
+    {
+        string cut = name.Length > Kaze.Protocol.ServiceName.MaxLength ? name[..Kaze.Protocol.ServiceName.MaxLength] + "…" : name;
+        return System.Text.Json.JsonEncodedText.Encode(cut).Value;
+    }
+
     internal static string DescribeRoute(Hdr header) => header.RouteTypeCase switch
     {
         Hdr.RouteTypeOneofCase.DstIdent => new Ident(header.DstIdent).ToString(),
         Hdr.RouteTypeOneofCase.DstRandom => $"random {new Ident(header.DstRandom.Ident)}/{new Ident(header.DstRandom.Mask)}",
         Hdr.RouteTypeOneofCase.DstBroadcast => $"broadcast {new Ident(header.DstBroadcast.Ident)}/{new Ident(header.DstBroadcast.Mask)}",
         Hdr.RouteTypeOneofCase.DstMulticast => "multicast " + string.Join(",", header.DstMulticast.DstIdents.Select(i => new Ident(i).ToString())),
+        Hdr.RouteTypeOneofCase.DstName => (header.DstName.All ? "every " : "name ") + Printable(header.DstName.Name),
         _ => "no route",
     };
 }

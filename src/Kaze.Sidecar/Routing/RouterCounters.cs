@@ -11,6 +11,7 @@ public sealed class RouterCounters
     internal long ExhaustedAnswered;
     internal long TimeoutsAnswered;
     internal long LateResponses;
+    internal long Retried;
 
     /// <summary>Packets handed to the local host.</summary>
     public long Delivered => Volatile.Read(ref LocalDeliveries);
@@ -32,6 +33,9 @@ public sealed class RouterCounters
 
     /// <summary>Responses that arrived after their request had timed out (dropped).</summary>
     public long Late => Volatile.Read(ref LateResponses);
+
+    /// <summary>Requests for one member of a name or selector sent to another member after the first failed before anything was sent.</summary>
+    public long RetriedOnAnotherMember => Volatile.Read(ref Retried);
 
     /// <summary>Packets on which a middleware threw.</summary>
     public long Errors => Volatile.Read(ref PipelineErrors);

@@ -44,6 +44,9 @@ internal sealed class LoopbackMesh : IDisposable
     /// <summary>Whether each node gets every other as a static peer (--node); false when they find each other through etcd.</summary>
     public bool StaticPeers { get; init; } = true;
 
+    /// <summary>Service names given to static peers (--node IDENT=ADDRESS/NAMES), by ident; none by default.</summary>
+    public IReadOnlyDictionary<string, string>? StaticNames { get; init; }
+
     /// <summary>Extra environment of every kaze (e.g. KAZE_DISCOVERY__ETCD__TTL).</summary>
     public IReadOnlyDictionary<string, string>? Environment { get; init; }
 
@@ -160,7 +163,8 @@ internal sealed class LoopbackMesh : IDisposable
         List<string> arguments = ["run", "--ident", node.Ident, "--listen", node.Address, "--metrics", "off", "--channel", _runs.NewChannel()];
         foreach (MeshNode peer in _nodes.Where(p => p != node && StaticPeers))
         {
-            arguments.AddRange(["--node", $"{peer.Ident}={peer.Address}"]);
+            string names = StaticNames?.GetValueOrDefault(peer.Ident) is { } given ? "/" + given : "";
+            arguments.AddRange(["--node", $"{peer.Ident}={peer.Address}{names}"]);
         }
 
         arguments.AddRange(node.Options);

@@ -258,7 +258,8 @@ internal sealed record SendRequest
         }
         else if (!Ident.TryParse(to, out toIdent, out string? toError))
         {
-            if (char.IsAsciiDigit(to.FirstOrDefault()) && to.Count(c => c == '.') == 3)
+            // Digits and dots only: meant as an ident (a name made of them alone would read as a mistyped ident).
+            if (to.All(c => char.IsAsciiDigit(c) || c == '.'))
             {
                 problems.Add("--to: " + toError);
             }

@@ -136,11 +136,15 @@ public sealed class HdrWireTests
                 (1, "bodyType"), (2, "srcIdent"), (3, "retCode"), (4, "version"), (5, "timeout"),
                 (6, "req"), (7, "rsp"), (9, "headers"),
                 (10, "dstIdent"), (11, "dstRandom"), (12, "dstBroadcast"), (13, "dstMulticast"),
+                (14, "dstName"),
             ],
             fields);
         Assert.Equal(["rpcType", "routeType"], descriptor.Oneofs.Select(o => o.Name));
         Assert.Equal(["req", "rsp"], descriptor.Oneofs[0].Fields.Select(f => f.Name));
-        Assert.Equal(["dstIdent", "dstRandom", "dstBroadcast", "dstMulticast"], descriptor.Oneofs[1].Fields.Select(f => f.Name));
+        // dstName (14) is Kaze.NET's own, after upstream's: host to its own sidecar only (docs/discovery.md).
+        Assert.Equal(["dstIdent", "dstRandom", "dstBroadcast", "dstMulticast", "dstName"], descriptor.Oneofs[1].Fields.Select(f => f.Name));
+        Assert.Equal("kaze.Hdr.DstName", Hdr.Types.DstName.Descriptor.FullName);
+        Assert.Equal([(1, "name"), (2, "all")], Hdr.Types.DstName.Descriptor.Fields.InFieldNumberOrder().Select(f => (f.FieldNumber, f.Name)));
         Assert.Equal("kaze.Hdr.DstMask", Hdr.Types.DstMask.Descriptor.FullName);
         Assert.Equal("kaze.Hdr.DstMulticast", Hdr.Types.DstMulticast.Descriptor.FullName);
         Assert.True(Hdr.Types.DstMulticast.Descriptor.FindFieldByNumber(1).IsRepeated);

@@ -143,7 +143,7 @@ public sealed class KazeSettingsReadTests : IDisposable
                 "ident: must be a single value (an ident, e.g. 0.0.0.1), not an object or a list",
                 "listen: must be a single value (HOST:PORT (port 0: any free port) or \"off\"), not an object or a list",
                 "log:levels:Host: must be a single value (one of trace, debug, info, warn, error, critical, off, verbose, information, warning, fatal, none), not an object or a list",
-                "nodes: must be an object (ident → HOST:PORT, e.g. { \"0.0.0.2\": \"127.0.0.1:7102\" }), not '0.0.0.2=127.0.0.1:7102'",
+                "nodes: must be an object (ident → HOST:PORT[/NAME,…], e.g. { \"0.0.0.2\": \"127.0.0.1:7102/orders\" }), not '0.0.0.2=127.0.0.1:7102'",
                 "rateLimits:total: must be an object (a rule { \"permitsPerSecond\": N, \"burst\": N, \"mode\": \"reject\" | \"wait\", \"maxWait\": DURATION }), not '100'",
             ],
             problems.Select(p => p.ToString()).Order(StringComparer.Ordinal));

@@ -67,6 +67,9 @@ public sealed class HostEdge : IAsyncDisposable
     /// <summary>Waits that had to sleep in the kernel: reading from the host, writing to it.</summary>
     public (long Read, long Write) BlockedWaits => (_channel.Reader.BlockedWaits, _channel.Writer.BlockedWaits);
 
+    /// <summary>The pid the host wrote into the channel file when it opened its end; 0 while no host has attached (or once the edge is disposed). For readiness.</summary>
+    public int HostPid => _channel.PeerPid;
+
     /// <summary>Completes when the host's end is gone: Closed (it closed), PeerGone (it died), Corrupt, or Closed on shutdown.</summary>
     public Task<ChannelStatus> HostEnded => _hostEnded.Task;
 

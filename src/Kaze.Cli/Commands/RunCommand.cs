@@ -149,6 +149,7 @@ internal static class RunCommand
             return started.Failure.ExitCode;
         }
 
+        app.Readiness.ReportHostStarted(started.Process!.Pid);
         int code;
         Task<ChannelStatus> hostEnded = node.HostEnded;
         using (HostProcess host = started.Process!)

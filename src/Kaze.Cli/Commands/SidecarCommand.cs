@@ -14,7 +14,7 @@ internal static class SidecarCommand
     public static Command Create()
     {
         var flags = new SidecarFlags();
-        var sidecar = new Command("sidecar", "Run a sidecar without a host program: a relay node that routes packets between other sidecars until SIGTERM or SIGINT (exit 0). Exit codes: 69 cannot listen, 2 bad options or configuration.");
+        var sidecar = new Command("sidecar", "Run a sidecar without a host program: a relay node that routes packets between other sidecars until SIGTERM or SIGINT (exit 0). Under systemd (Type=notify) it sends READY=1 once ready. Exit codes: 69 cannot listen, 2 bad options or configuration.");
         foreach (Option option in flags.All)
         {
             sidecar.Options.Add(option);
@@ -46,8 +46,21 @@ internal static class SidecarCommand
             }
 
             await using SidecarApp app = built;
-            SidecarLog.Serving(loggers.CreateLogger("Kaze.Sidecar"), settings.Ident.ToString(), app.Corral?.LocalEndPoint.ToString() ?? "nowhere");
+            ILogger logger = loggers.CreateLogger("Kaze.Sidecar");
+            SidecarLog.Serving(logger, settings.Ident.ToString(), app.Corral?.LocalEndPoint.ToString() ?? "nowhere");
+            bool systemd = SystemdNotification.IsRequested;
+            using var stopping = new CancellationTokenSource();
+            Task notified = systemd
+                ? SystemdNotification.NotifyWhenReadyAsync(app.Readiness, settings.Ident.ToString(), logger, stopping.Token)
+                : Task.CompletedTask;
             await stop.Task.ConfigureAwait(false);
+            await stopping.CancelAsync().ConfigureAwait(false);
+            await notified.ConfigureAwait(false);
+            if (systemd)
+            {
+                SystemdNotification.NotifyStopping(logger);
+            }
+
             await app.StopAsync().ConfigureAwait(false);
             return 0;
         });

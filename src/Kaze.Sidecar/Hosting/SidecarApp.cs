@@ -6,6 +6,7 @@ using Kaze.Resolver;
 using Kaze.Resolver.Static;
 using Kaze.Service;
 using Kaze.Sidecar.Configuration;
+using Kaze.Sidecar.Health;
 using Kaze.Sidecar.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -41,6 +42,7 @@ public sealed class SidecarApp : IAsyncDisposable
         Services = host.Services;
         Node = host.Services.GetRequiredService<SidecarNode>();
         Corral = host.Services.GetService<PeerCorral>();
+        Readiness = host.Services.GetRequiredService<SidecarReadiness>();
     }
 
     /// <summary>The services.</summary>
@@ -51,6 +53,9 @@ public sealed class SidecarApp : IAsyncDisposable
 
     /// <summary>The connections to other sidecars; null when the node neither listens nor knows peers.</summary>
     public PeerCorral? Corral { get; }
+
+    /// <summary>Whether the sidecar is ready (/readyz, systemd's READY=1); `kaze run` reports its host's start to it.</summary>
+    public SidecarReadiness Readiness { get; }
 
     /// <summary>
     /// The loopback port the host calls other nodes' HTTP apps through (<c>KAZE_HTTP_PORT</c>),
@@ -162,12 +167,19 @@ public sealed class SidecarApp : IAsyncDisposable
                 node.OnUndeliverable,
                 sp.GetRequiredService<ILoggerFactory>());
         });
+        // Contributors (IReadinessContributor) are whatever plugins and discovery register.
+        builder.Services.AddSingleton(sp => new SidecarReadiness(
+            sp.GetRequiredService<SidecarNode>(),
+            withHost,
+            withHost ? settings.Http.AppPort : null,
+            sp.GetServices<IReadinessContributor>()));
         // A factory rather than the type: the container then needs no reflection over its constructor.
         builder.Services.AddHostedService(sp => new SidecarService(
             sp.GetRequiredService<SidecarNode>(),
             sp.GetRequiredService<PeerCorral>(),
             withEtcd ? sp : null,
             settings,
+            sp.GetRequiredService<SidecarReadiness>(),
             sp.GetRequiredService<ILoggerFactory>().CreateLogger<SidecarApp>()));
         // HTTP only with a host: the gateway's app is the host's, and its port is for the host.
         // A Native AOT build has no gateway (YARP needs the JIT): it defers HTTP settings to the JIT build.
@@ -248,7 +260,11 @@ public sealed class SidecarApp : IAsyncDisposable
     }
 
     /// <summary>Starts the node, the corral and the HTTP gateway. Throws (ChannelException, CorralListenException, HttpListenException) if one cannot start.</summary>
-    public Task StartAsync(CancellationToken cancellationToken = default) => _host.StartAsync(cancellationToken);
+    public async Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        await _host.StartAsync(cancellationToken).ConfigureAwait(false);
+        Readiness.ReportStarted();
+    }
 
     /// <summary>Stops the corral and the node; the channel file is deleted.</summary>
     public Task StopAsync(CancellationToken cancellationToken = default) => _host.StopAsync(cancellationToken);
@@ -267,7 +283,7 @@ public sealed class SidecarApp : IAsyncDisposable
     }
 
     /// <summary>Starts and stops the node and the corral with the host.</summary>
-    private sealed class SidecarService(SidecarNode node, PeerCorral corral, IServiceProvider? discovery, KazeSettings settings, ILogger logger) : IHostedService
+    private sealed class SidecarService(SidecarNode node, PeerCorral corral, IServiceProvider? discovery, KazeSettings settings, SidecarReadiness readiness, ILogger logger) : IHostedService
     {
         // Not async itself: a sidecar that neither listens nor knows peers (`kaze run --listen off`)
         // starts without one more state machine to compile.
@@ -293,7 +309,13 @@ public sealed class SidecarApp : IAsyncDisposable
                 return Task.FromException(e);
             }
 
-            return corralStarts ? StartCorralAsync(cancellationToken) : Task.CompletedTask;
+            if (!corralStarts)
+            {
+                readiness.ReportMesh("not listening (listen is off)");
+                return Task.CompletedTask;
+            }
+
+            return StartCorralAsync(cancellationToken);
         }
 
         private async Task StartCorralAsync(CancellationToken cancellationToken)
@@ -302,6 +324,7 @@ public sealed class SidecarApp : IAsyncDisposable
             try
             {
                 await corral.StartAsync(cancellationToken).ConfigureAwait(false);
+                readiness.ReportMesh("listening on " + corral.LocalEndPoint);
             }
             catch (CorralListenException e) when (settings.ListenIsDefault)
             {
@@ -309,6 +332,7 @@ public sealed class SidecarApp : IAsyncDisposable
                 // accepting peers; this sidecar can still reach others. An address given on
                 // purpose that cannot be bound stops the start instead.
                 HostingLog.DefaultListenBusy(logger, e.Message);
+                readiness.ReportMesh("not accepting other sidecars: the default port is taken (" + e.Message + ")");
                 listening = false;
             }
 

@@ -246,7 +246,7 @@ internal sealed class MetricsService : IHostedService, IAsyncDisposable
             kestrel.Listen(new IPEndPoint(ip, listen.Port), endpoint => endpoint.Protocols = HttpProtocols.Http1);
             var transport = new SocketTransportFactory(Options.Create(new SocketTransportOptions()), _loggers);
             server = new KestrelServer(Options.Create(kestrel), transport, _loggers);
-            await server.StartAsync(new MetricsHttpApplication(exporter), CancellationToken.None).ConfigureAwait(false);
+            await server.StartAsync(new MetricsHttpApplication(exporter, _services.GetService(typeof(Health.SidecarReadiness)) as Health.SidecarReadiness), CancellationToken.None).ConfigureAwait(false);
             IPEndPoint bound = BoundEndPoint(server, ip);
             lock (_gate)
             {

@@ -38,7 +38,7 @@ internal sealed class SidecarUnderTest : IAsyncDisposable
     public MetricsService Metrics => _app.Services.GetRequiredService<MetricsService>();
 
     /// <summary>Builds and starts a sidecar; <paramref name="settings"/> are flags over the defaults ("metrics:listen" is 127.0.0.1:0 unless given).</summary>
-    public static async Task<SidecarUnderTest> StartAsync(IReadOnlyDictionary<string, string?>? settings = null, bool withHost = true)
+    public static async Task<SidecarUnderTest> StartAsync(IReadOnlyDictionary<string, string?>? settings = null, bool withHost = true, IReadOnlyList<Kaze.Plugin.IKazePlugin>? plugins = null)
     {
         string channel = "mt" + Guid.NewGuid().ToString("N")[..12];
         var flags = new Dictionary<string, string?>
@@ -62,7 +62,7 @@ internal sealed class SidecarUnderTest : IAsyncDisposable
             withHost,
             _ => { },
             configuration,
-            [new MetricsPlugin { MeterName = "Kaze.Tests." + channel }]);
+            [new MetricsPlugin { MeterName = "Kaze.Tests." + channel }, .. plugins ?? []]);
         try
         {
             await app.StartAsync().Within("the sidecar to start");
@@ -95,6 +95,16 @@ internal sealed class SidecarUnderTest : IAsyncDisposable
     }
 
     public static async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request) => await Http.SendAsync(request).Within(request.Method + " " + request.RequestUri);
+
+    public SidecarApp App => _app;
+
+    /// <summary>GETs (or HEADs) <paramref name="path"/> on the metrics listener: the status and the body.</summary>
+    public async Task<(HttpStatusCode Status, string Body, string? ContentType)> GetAsync(string path, HttpMethod? method = null)
+    {
+        Uri url = new(await MetricsUrlAsync(), path);
+        using HttpResponseMessage response = await SendAsync(new HttpRequestMessage(method ?? HttpMethod.Get, url));
+        return (response.StatusCode, await response.Content.ReadAsStringAsync(), response.Content.Headers.ContentType?.ToString());
+    }
 
     /// <summary>Opens the channel as its host (once).</summary>
     public ShmChannel OpenAsHost() => _host ??= ShmChannel.Open(ChannelName);

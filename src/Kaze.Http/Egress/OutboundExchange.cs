@@ -201,23 +201,19 @@ internal sealed class OutboundExchange : IAnswerSink
     public void OnDown(Packet packet)
     {
         MapField<string, ByteString> map = packet.Header.Headers;
-        if (map.TryGetValue(HttpEntries.Reset, out ByteString? reason))
+        if (!BodyControl.Apply(map, _requestCredit, out string? reset, out string? violation))
         {
             packet.Dispose();
-            Abort($"{Node} aborted the exchange: {HttpFields.Printable(reason.ToStringUtf8())}", notify: false);
-            return;
-        }
-
-        if (HttpEntries.TryGetNumber(map, HttpEntries.Credit, HttpLimits.MaxCredit, out ulong credit, out bool valid))
-        {
-            if (!valid)
+            if (reset is not null)
             {
-                packet.Dispose();
-                Violation(":credit is not a number up to " + HttpLimits.MaxCredit);
-                return;
+                Abort($"{Node} aborted the exchange: {reset}", notify: false);
+            }
+            else
+            {
+                Violation(violation!);
             }
 
-            _requestCredit.Add((long)credit);
+            return;
         }
 
         bool end = HttpEntries.HasEnd(map);

@@ -18,7 +18,7 @@ internal sealed class BodyInbox : IDisposable
     private readonly Queue<Packet> _chunks = new();
     private readonly WindowBudget _windows;
 
-    // 1 once this body left the budget (disposed).
+    // 1 once this body left the budget (read to its end, failed or disposed).
     private int _left;
 
     // Sends the sender a grant of more bytes; called outside the lock.

@@ -190,23 +190,19 @@ internal sealed class InboundExchange : IHttpResponseFeature, IHttpResponseBodyF
     public void OnUp(Packet packet)
     {
         MapField<string, ByteString> map = packet.Header.Headers;
-        if (map.TryGetValue(HttpEntries.Reset, out ByteString? reason))
+        if (!BodyControl.Apply(map, _responseCredit, out string? reset, out string? violation))
         {
             packet.Dispose();
-            Abort($"{Caller} aborted the exchange: {HttpFields.Printable(reason.ToStringUtf8())}", notify: false);
-            return;
-        }
-
-        if (HttpEntries.TryGetNumber(map, HttpEntries.Credit, HttpLimits.MaxCredit, out ulong credit, out bool valid))
-        {
-            if (!valid)
+            if (reset is not null)
             {
-                packet.Dispose();
-                Violation(":credit is not a number up to " + HttpLimits.MaxCredit);
-                return;
+                Abort($"{Caller} aborted the exchange: {reset}", notify: false);
+            }
+            else
+            {
+                Violation(violation!);
             }
 
-            _responseCredit.Add((long)credit);
+            return;
         }
 
         // Request trailers are not passed on (docs/http.md); the end is.
